@@ -1,0 +1,53 @@
+"""dripper: SMS micro-lessons paced by each person's readiness."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from dripper import config as configuration
+from dripper.clock import SandboxClock, SystemClock
+from dripper.extensions import csrf, db, limiter, login, migrate
+from dripper.jobs import celery_config, celery_init_app
+from dripper.logs import configure_logging
+
+MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app that ``web.py`` serves and ``worker.py`` runs tasks in."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    settings = configuration.load(
+        app.instance_path,
+        overrides=test_config,
+        from_cli=os.environ.get("FLASK_RUN_FROM_CLI") == "true",
+    )
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
+    app.config["CELERY"] = {**celery_config(settings), **settings.get("CELERY", {})}
+    configure_logging(settings["LOG_LEVEL"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    csrf.init_app(app)
+    login.init_app(app)
+    limiter.init_app(app)
+    celery_init_app(app)
+    app.extensions["dripper.clock"] = (
+        SandboxClock() if settings["DRIPPER_SANDBOX"] else SystemClock()
+    )
+
+    from dripper import models  # noqa: F401 - register the tables with the metadata
+    from dripper.cli import register_commands
+    from dripper.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    register_commands(app)
+    return app

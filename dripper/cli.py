@@ -1,0 +1,153 @@
+"""``flask --app web …`` commands (INTERFACE.md: Command line)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from dripper.clock import SandboxDisabled, parse_duration, sandbox_clock
+from dripper.courses.check import check_paths
+from dripper.courses.spec import CourseFileError, course_files, dump, load
+from dripper.courses.store import export_course, import_course
+from dripper.extensions import db
+from dripper.models import Admin, AuditEntry
+
+course_cli = AppGroup("course", help="Load, write out and validate course files.")
+admin_cli = AppGroup("admin", help="Manage admins.")
+clock_cli = AppGroup("clock", help="The sandbox clock (DRIPPER_SANDBOX=1 only).")
+
+
+@course_cli.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def course_check(paths: tuple[str, ...]) -> None:
+    """Validate course files: encoding, segment counts, consent wording, shape."""
+    files = course_files(list(paths))
+    if not files:
+        raise click.ClickException("no course files (*.yaml) found")
+    problems = check_paths(files)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        click.echo(f"{len(errors)} error(s) in {len(files)} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{len(files)} course file(s) OK")
+
+
+@course_cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def course_import(paths: tuple[str, ...]) -> None:
+    """Load course files into the database; importing twice changes nothing."""
+    files = course_files(list(paths))
+    problems = [p for p in check_paths(files) if not p.warning]
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException("fix the problems above first (nothing was imported)")
+    try:
+        specs = [load(path) for path in files]
+    except CourseFileError as error:  # pragma: no cover - check_paths reports these first
+        raise click.ClickException(str(error)) from None
+    results = [import_course(spec) for spec in specs]
+    db.session.commit()
+    for result in results:
+        click.echo(result.summary())
+
+
+@course_cli.command("export")
+@click.argument("slug")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write"
+)
+def course_export(slug: str, output: str | None) -> None:
+    """Write a course back out in the course file format."""
+    spec = export_course(slug)
+    if spec is None:
+        raise click.ClickException(f"no course {slug!r}")
+    text = dump(spec)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@admin_cli.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def admin_create(email: str, password_stdin: bool) -> None:
+    """Create an admin (or reset an existing admin's password)."""
+    email = email.strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        raise click.ClickException("the password must be at least 12 characters")
+    admin = db.session.scalar(select(Admin).where(Admin.email == email))
+    action = "admin.password" if admin else "admin.create"
+    if admin is None:
+        admin = Admin(email=email)
+        db.session.add(admin)
+    admin.password_hash = generate_password_hash(password)
+    db.session.add(AuditEntry(actor="cli", action=action, target=f"admin:{email}"))
+    db.session.commit()
+    click.echo(f"{'password reset for' if action == 'admin.password' else 'created admin'} {email}")
+
+
+def _clock_or_fail():  # type: ignore[no-untyped-def]
+    try:
+        return sandbox_clock()
+    except SandboxDisabled as error:
+        raise click.ClickException(str(error)) from None
+
+
+@clock_cli.command("show")
+def clock_show() -> None:
+    """Print the sandbox clock's time."""
+    clock = _clock_or_fail()
+    click.echo(f"{clock.now().isoformat(timespec='seconds')} (offset {clock.offset()})")
+
+
+@clock_cli.command("set")
+@click.argument("when")
+def clock_set(when: str) -> None:
+    """Set the sandbox clock to an ISO 8601 time (UTC when no offset is given)."""
+    clock = _clock_or_fail()
+    try:
+        parsed = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{when!r} is not an ISO 8601 time", param_hint="ISO8601"
+        ) from None
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    click.echo(clock.set(parsed).isoformat(timespec="seconds"))
+
+
+@clock_cli.command("advance")
+@click.argument("duration")
+def clock_advance(duration: str) -> None:
+    """Move the sandbox clock forward by 1d, 3h, 90m, 1d12h…"""
+    clock = _clock_or_fail()
+    try:
+        by = parse_duration(duration)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="DURATION") from None
+    click.echo(clock.advance(by).isoformat(timespec="seconds"))
+
+
+def register_commands(app: Flask) -> None:
+    for group in (course_cli, admin_cli, clock_cli):
+        app.cli.add_command(group)

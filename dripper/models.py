@@ -1,0 +1,382 @@
+"""The data model: courses and their lessons, subscribers and their subscriptions,
+every message in both directions, admins and what they changed.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dripper.extensions import db
+from dripper.readiness.labels import ReplyLabel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC time is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Store the values (lower-case words), not the member names, and without a native
+    # PostgreSQL type so that adding a member is a plain migration.
+    return Enum(
+        cls,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        length=24,
+        validate_strings=True,
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubscriberStatus(enum.StrEnum):
+    """Whether a number may be texted at all."""
+
+    ACTIVE = "active"
+    OPTED_OUT = "opted_out"  # said STOP (or the carrier says so: 21610)
+    UNREACHABLE = "unreachable"  # invalid or landline (21211, 21614, 30006)
+
+
+class SubscriptionState(enum.StrEnum):
+    """Where a person stands in a course. Transitions live in dripper.conversation.states."""
+
+    PENDING = "pending"  # asked to confirm, no YES yet
+    ACTIVE = "active"  # lessons on their schedule
+    WAITING = "waiting"  # a lesson or check-in was offered; waits for the person
+    PAUSED = "paused"  # PAUSE: held until paused_until
+    HELD = "held"  # a crisis reply: held until an admin or the person resumes
+    DORMANT = "dormant"  # gone quiet after check-ins; wakes when they text
+    COMPLETED = "completed"
+    OPTED_OUT = "opted_out"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageKind(enum.StrEnum):
+    """Why a message was sent (outbound) or what it was (inbound)."""
+
+    REPLY = "reply"  # inbound: anything a person texts
+    CONFIRMATION_REQUEST = "confirmation_request"
+    WELCOME = "welcome"
+    LESSON = "lesson"
+    QUESTION = "question"
+    HELP = "help"
+    STOP_CONFIRMATION = "stop_confirmation"
+    PAUSE_CONFIRMATION = "pause_confirmation"
+    RESUME_CONFIRMATION = "resume_confirmation"
+    TIME_CONFIRMATION = "time_confirmation"
+    MORE_LIMIT = "more_limit"
+    COMPLETION = "completion"
+    CRISIS_RESPONSE = "crisis_response"
+    JOIN_HINT = "join_hint"
+    REJOIN = "rejoin"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    CHECK_IN = "check_in"
+    OFFER = "offer"
+    NOTICE = "notice"  # any other short system answer
+
+
+class MessageStatus(enum.StrEnum):
+    """Twilio's message statuses, plus the two states before and around the provider call."""
+
+    RECEIVED = "received"  # inbound
+    PENDING = "pending"  # stored, provider not called yet
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def rank(self) -> int:
+        """How far along a message is; a status callback never moves it backwards."""
+        return _STATUS_RANK[self]
+
+    @property
+    def final(self) -> bool:
+        return self.rank >= _STATUS_RANK[MessageStatus.DELIVERED]
+
+
+_STATUS_RANK = {
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.PENDING: 0,
+    MessageStatus.ACCEPTED: 1,
+    MessageStatus.SCHEDULED: 1,
+    MessageStatus.QUEUED: 2,
+    MessageStatus.SENDING: 3,
+    MessageStatus.SENT: 4,
+    MessageStatus.DELIVERED: 5,
+    MessageStatus.UNDELIVERED: 5,
+    MessageStatus.FAILED: 5,
+    MessageStatus.CANCELED: 5,
+    MessageStatus.READ: 6,
+}
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Course(db.Model):
+    """A sequence of lessons with its own keyword, system messages and pacing."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    keyword: Mapped[str] = mapped_column(String(32), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    pacing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    messages: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="course",
+        order_by="Lesson.position",
+        primaryjoin="and_(Course.id == Lesson.course_id, Lesson.archived_at.is_(None))",
+        viewonly=True,
+    )
+
+    def message(self, name: str, **values: str) -> str:
+        """A system message of this course with its placeholders filled in."""
+        return self.messages[name].format(**values)
+
+
+class Lesson(db.Model):
+    """One day's text and its reflection question. Deleting archives, so history keeps it."""
+
+    __table_args__ = (UniqueConstraint("course_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship(foreign_keys=[course_id])
+
+
+class Subscriber(db.Model):
+    """A phone number and what we know about when it may be texted."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
+    time_zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    send_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    status: Mapped[SubscriberStatus] = mapped_column(
+        _enum(SubscriberStatus), default=SubscriberStatus.ACTIVE
+    )
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    join_hint_on: Mapped[date | None] = mapped_column(Date)  # at most one "text JOIN" a day
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
+
+    @property
+    def may_be_texted(self) -> bool:
+        return self.status is SubscriberStatus.ACTIVE
+
+
+class Subscription(db.Model):
+    """A subscriber's journey through one course: state, cursor, schedule and readiness.
+
+    The cursor is the set of lessons already sent (their outbound messages), so a
+    reordered, inserted or deleted lesson never causes a repeat or a skip.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "course_id"),
+        Index("ix_subscription_due", "state", "next_send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    state: Mapped[SubscriptionState] = mapped_column(
+        _enum(SubscriptionState), default=SubscriptionState.PENDING
+    )
+    source: Mapped[str] = mapped_column(String(16), default="sms")  # sms or web
+    lessons_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id"))
+    last_lesson_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the tick does next and when: "lesson", "question", "check_in" or "offer".
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_action: Mapped[str | None] = mapped_column(String(16))
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extra_on: Mapped[date | None] = mapped_column(Date)  # the local day MORE was counted for
+    extra_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Readiness: a decaying average of labels (-1 pushing away … +1 leaning in) and streaks.
+    readiness: Mapped[float] = mapped_column(Float, default=0.0)
+    resistant_streak: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered_questions: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered_check_ins: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    course: Mapped[Course] = relationship()
+    last_lesson: Mapped[Lesson | None] = relationship()
+
+
+class Message(db.Model):
+    """Every text in either direction, stored before it is acted on or sent.
+
+    ``dedupe_key`` is unique: an outbound lesson, question or check-in is written once
+    per (subscription, lesson, kind) before the provider is called, the backstop
+    against sending it twice.
+    """
+
+    __table_args__ = (Index("ix_message_subscriber_created", "subscriber_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber.id"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"), index=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus))
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Inbound replies: what the classifier made of them.
+    label: Mapped[ReplyLabel | None] = mapped_column(_enum(ReplyLabel))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewed_label: Mapped[ReplyLabel | None] = mapped_column(_enum(ReplyLabel))
+
+    subscriber: Mapped[Subscriber | None] = relationship()
+    subscription: Mapped[Subscription | None] = relationship()
+    lesson: Mapped[Lesson | None] = relationship()
+
+
+class DeliveryFailure(db.Model):
+    """A send that gave up after its retries; an admin can replay it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    message: Mapped[Message] = relationship()
+
+
+class Alert(db.Model):
+    """Something a person on the team must look at (a crisis reply)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="crisis")
+    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus), default=AlertStatus.OPEN)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin.id"))
+
+
+class TrainingExample(db.Model):
+    """An admin's correction of a reply's label, kept for the next training run."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[ReplyLabel] = mapped_column(_enum(ReplyLabel))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Admin(db.Model):
+    """A person who edits courses and reads the console."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Login
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class AuditEntry(db.Model):
+    """Who changed what, for every admin edit (and the course importer)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admin.id"))
+    actor: Mapped[str] = mapped_column(String(254))  # admin email, or "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(120))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Setting(db.Model):
+    """Small shared values every process must see (the sandbox clock's offset)."""
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
