@@ -263,6 +263,7 @@ class Subscription(db.Model):
     resistant_streak: Mapped[int] = mapped_column(Integer, default=0)
     unanswered_questions: Mapped[int] = mapped_column(Integer, default=0)
     unanswered_check_ins: Mapped[int] = mapped_column(Integer, default=0)
+    last_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

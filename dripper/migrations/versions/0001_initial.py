@@ -107,6 +107,7 @@ def upgrade():
     sa.Column('resistant_streak', sa.Integer(), nullable=False),
     sa.Column('unanswered_questions', sa.Integer(), nullable=False),
     sa.Column('unanswered_check_ins', sa.Integer(), nullable=False),
+    sa.Column('last_reply_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,126 @@
+"""Local time for each person: their daily send time, and the quiet-hours window.
+
+All arithmetic is done on aware datetimes with ``zoneinfo``, so a DST change moves
+the UTC instant and keeps the local time. A number that spans several zones is only
+texted in hours that are inside the window in every one of them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dripper.courses.spec import PACING_DEFAULTS
+from dripper.models import Course, Subscriber
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zones_of(subscriber: Subscriber) -> list[ZoneInfo]:
+    """The subscriber's time zones, the first one being where their send time is read."""
+    found = [z for name in subscriber.time_zones or [] if (z := _zone(name)) is not None]
+    return found or [UTC_ZONE]
+
+
+def parse_clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def pacing(course: Course, name: str) -> object:
+    """A pacing setting of the course, or its default."""
+    return (course.pacing or {}).get(name, PACING_DEFAULTS[name])
+
+
+def window(course: Course) -> tuple[time, time]:
+    return parse_clock(str(pacing(course, "window_start"))), parse_clock(
+        str(pacing(course, "window_end"))
+    )
+
+
+def in_window(when: datetime, zones: list[ZoneInfo], opens: time, closes: time) -> bool:
+    """Whether ``when`` is inside [opens, closes) local time in every zone."""
+    return all(
+        opens <= when.astimezone(zone).time().replace(tzinfo=None) < closes for zone in zones
+    )
+
+
+def next_opening(when: datetime, zones: list[ZoneInfo], opens: time, closes: time) -> datetime:
+    """``when`` if the window is open then, else the first instant after it that is.
+
+    Candidates are the moments the window opens in each zone over the next days; the
+    first one that is inside every zone's window wins. Zones too far apart to share
+    any hour fall back to the first zone's window (a later, conservative choice would
+    be to never send, which no one would want).
+    """
+    if in_window(when, zones, opens, closes):
+        return when
+    candidates = []
+    for zone in zones:
+        local_day = when.astimezone(zone).date()
+        for offset in range(0, 4):
+            opening = datetime.combine(local_day + timedelta(days=offset), opens, tzinfo=zone)
+            if opening > when:
+                candidates.append(opening)
+    for candidate in sorted(candidates):
+        if in_window(candidate, zones, opens, closes):
+            return candidate
+    return next_opening(when, zones[:1], opens, closes)  # pragma: no cover - disjoint zones
+
+
+def local_today(subscriber: Subscriber, now: datetime) -> date:
+    return now.astimezone(zones_of(subscriber)[0]).date()
+
+
+def daily_slot(subscriber: Subscriber, course: Course, day: date) -> datetime:
+    """The subscriber's send time on a local day, moved into the window if it falls outside."""
+    zones = zones_of(subscriber)
+    at = datetime.combine(day, subscriber.send_time, tzinfo=zones[0])
+    # A local time that does not exist (a DST gap) is normalised by a UTC round trip.
+    at = at.astimezone(UTC_ZONE).astimezone(zones[0])
+    return next_opening(at, zones, *window(course))
+
+
+def next_daily_slot(
+    subscriber: Subscriber, course: Course, now: datetime, *, days: int = 0
+) -> datetime:
+    """The first daily slot at least ``days`` local days after today that is not past."""
+    today = local_today(subscriber, now)
+    for offset in range(days, days + 3):
+        slot = daily_slot(subscriber, course, today + timedelta(days=offset))
+        if slot > now:
+            return slot
+    raise AssertionError("no daily slot in three days")  # pragma: no cover
+
+
+def soonest(subscriber: Subscriber, course: Course, now: datetime) -> datetime:
+    """Now, if the window is open for this person; else when it next opens."""
+    return next_opening(now, zones_of(subscriber), *window(course))
+
+
+def describe_when(when: datetime, subscriber: Subscriber, now: datetime) -> str:
+    """``today at 9:00 AM``, ``tomorrow at 9:00 AM`` or ``Mon Dec 7 at 9:00 AM``, local time."""
+    zone = zones_of(subscriber)[0]
+    local = when.astimezone(zone)
+    days = (local.date() - now.astimezone(zone).date()).days
+    day = {0: "today", 1: "tomorrow"}.get(days, describe_day(when, subscriber))
+    return f"{day} at {describe_time(local.time())}"
+
+
+def describe_day(when: datetime, subscriber: Subscriber) -> str:
+    local = when.astimezone(zones_of(subscriber)[0])
+    return f"{local:%a %b} {local.day}"
+
+
+def describe_time(at: time) -> str:
+    hour = at.hour % 12 or 12
+    return f"{hour}:{at.minute:02d} {'AM' if at.hour < 12 else 'PM'}"
