@@ -1,0 +1,42 @@
+# The documented entry points: run, test, lint, bench.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help install run test lint format bench check clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## Create the virtual environment and install dripper
+
+run: $(VENV)/.installed ## Migrate, load lessons/, run web + worker + beat (console SMS, sandbox clock)
+	$(PY) scripts/run_local.py
+
+test: $(VENV)/.installed ## The whole suite: SQLite, and PostgreSQL where TEST_DATABASE_URL is set
+	$(PY) scripts/services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+check: $(VENV)/.installed ## Validate the course files
+	DRIPPER_SANDBOX=1 $(VENV)/bin/flask --app web course check lessons/
+
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy dripper
+
+format: $(VENV)/.installed ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.installed ## Print the benchmark figures (tick, dispatch, classifier)
+	$(PY) scripts/services.py $(PY) bench/run_all.py
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,87 @@
+"""`make run`: migrate, load the lessons, and run web, worker and beat together.
+
+Everything runs in the foreground with the console SMS backend and the sandbox
+clock; Ctrl-C stops all of it. A Redis is used where REDIS_URL answers, otherwise a
+private one is started for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from services import ensure_redis  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PORT = os.environ.get("PORT", "5000")
+
+
+def main() -> int:
+    redis_url, private = ensure_redis(os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        DRIPPER_SANDBOX="1",
+        SMS_BACKEND=os.environ.get("SMS_BACKEND", "console"),
+        PUBLIC_URL=os.environ.get("PUBLIC_URL", f"http://localhost:{PORT}"),
+        PYTHONUNBUFFERED="1",
+    )
+    flask = [str(BIN / "flask"), "--app", "web"]
+    instance = ROOT / "instance"
+    instance.mkdir(exist_ok=True)
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*flask, "course", "import", "lessons/"], cwd=ROOT, env=env, check=True)
+
+    processes = {
+        "web": [*flask, "run", "--port", PORT, "--host", "127.0.0.1"],
+        "worker": [str(BIN / "celery"), "-A", "worker", "worker", "--loglevel", "INFO",
+                   "--concurrency", "2"],
+        "beat": [str(BIN / "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
+                 "--schedule", str(instance / "celerybeat-schedule")],
+    }  # fmt: skip
+    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in processes.items()}
+    print(
+        f"\n  dripper is up: open http://localhost:{PORT}/ (healthz: /healthz)\n"
+        f"  Texts are printed here (console SMS backend); the sandbox clock is on.\n"
+        f"  Ctrl-C stops web, worker and beat.\n",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        while not stopping:
+            for name, process in running.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; stopping the rest", flush=True)
+                    code, stopping = process.returncode or 1, True
+            time.sleep(0.5)
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in running.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if private:
+            private.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

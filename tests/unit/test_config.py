@@ -1,0 +1,107 @@
+"""Configuration: every INTERFACE.md variable has its default, and overrides win."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dripper import create_app
+from dripper.config import DEFAULTS, ConfigError, load
+
+INTERFACE_VARIABLES = {
+    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SMS_BACKEND", "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID",
+    "TWILIO_API_URL", "PUBLIC_URL", "DRIPPER_SANDBOX", "SEND_RATE",
+}  # fmt: skip
+
+
+def test_every_interface_variable_is_configurable() -> None:
+    assert INTERFACE_VARIABLES <= set(DEFAULTS)
+
+
+def test_defaults_in_sandbox(tmp_path: Path) -> None:
+    settings = load(tmp_path, environ={"DRIPPER_SANDBOX": "1"})
+    assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path / 'dripper.sqlite3'}"
+    assert settings["REDIS_URL"] == "redis://localhost:6379/0"
+    assert settings["SMS_BACKEND"] == "console"
+    assert settings["TWILIO_API_URL"] == "https://api.twilio.com"
+    assert settings["PUBLIC_URL"] == "http://localhost:5000"
+    assert settings["SEND_RATE"] == 1.0
+    assert settings["DRIPPER_SANDBOX"] is True
+
+
+def test_sandbox_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = load(tmp_path, environ={"DRIPPER_SANDBOX": "1"})["SECRET_KEY"]
+    second = load(tmp_path, environ={"DRIPPER_SANDBOX": "1"})["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_secret_key_is_required_outside_the_sandbox(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load(tmp_path, environ={})
+
+
+def test_environment_overrides_defaults(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        environ={
+            "SECRET_KEY": "s",
+            "DATABASE_URL": "postgresql+psycopg://db/dripper",
+            "REDIS_URL": "redis://cache:6380/2",
+            "SEND_RATE": "3",
+            "PUBLIC_URL": "https://sms.example.org/",
+            "TWILIO_ACCOUNT_SID": "AC123",
+            "TWILIO_AUTH_TOKEN": "token",
+        },
+    )
+    assert settings["DATABASE_URL"] == "postgresql+psycopg://db/dripper"
+    assert settings["REDIS_URL"] == "redis://cache:6380/2"
+    assert settings["SEND_RATE"] == 3.0
+    assert settings["PUBLIC_URL"] == "https://sms.example.org"  # no trailing slash
+    assert settings["SMS_BACKEND"] == "twilio"  # credentials present
+
+
+def test_test_mapping_overrides_the_environment(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        environ={"SECRET_KEY": "env", "SEND_RATE": "5"},
+        overrides={"SEND_RATE": 2, "SECRET_KEY": "mapping"},
+    )
+    assert settings["SEND_RATE"] == 2
+    assert settings["SECRET_KEY"] == "mapping"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DRIPPER_SANDBOX", "maybe"), ("SEND_RATE", "fast"), ("SEND_RATE", "0"), ("SMS_BACKEND", "pigeon")],
+)
+def test_bad_values_are_named(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load(tmp_path, environ={"SECRET_KEY": "s", name: value})
+
+
+def test_celery_shares_the_flask_config(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "SECRET_KEY": "s",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "REDIS_URL": "redis://127.0.0.1:6390/3",
+        }
+    )
+    celery = app.extensions["celery"]
+    assert celery.conf.broker_url == "redis://127.0.0.1:6390/3"
+    assert celery.conf.task_acks_late is True
+    assert celery.conf.beat_schedule["drip-tick"]["task"] == "dripper.drip.tick"
+    assert celery.conf.beat_schedule["drip-tick"]["schedule"] == 60.0
+
+
+def test_worker_and_web_build_the_same_app() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("web.py", "worker.py"):
+        tree = ast.parse((root / name).read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+        assert any(getattr(c.func, "id", None) == "create_app" for c in calls), name
