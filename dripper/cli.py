@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -12,16 +13,21 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from dripper.clock import SandboxDisabled, parse_duration, sandbox_clock
+from dripper import people
+from dripper.clock import SandboxDisabled, now, parse_duration, sandbox_clock
 from dripper.courses.check import check_paths
 from dripper.courses.spec import CourseFileError, course_files, dump, load
 from dripper.courses.store import export_course, import_course
 from dripper.extensions import db
+from dripper.logs import mask_phone
 from dripper.models import Admin, AuditEntry
+from dripper.readiness.labels import ReplyLabel
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")
 admin_cli = AppGroup("admin", help="Manage admins.")
 clock_cli = AppGroup("clock", help="The sandbox clock (DRIPPER_SANDBOX=1 only).")
+subscriber_cli = AppGroup("subscriber", help="A subscriber's data and lessons.")
+reply_cli = AppGroup("reply", help="Replies and their labels.")
 
 
 @course_cli.command("check")
@@ -148,6 +154,61 @@ def clock_advance(duration: str) -> None:
     click.echo(clock.advance(by).isoformat(timespec="seconds"))
 
 
+def _subscriber(phone: str):  # type: ignore[no-untyped-def]
+    try:
+        return people.find_subscriber(phone)
+    except people.NotFound as error:
+        raise click.ClickException(str(error)) from None
+
+
+@subscriber_cli.command("export")
+@click.argument("phone")
+def subscriber_export(phone: str) -> None:
+    """Print everything stored about a subscriber as JSON."""
+    click.echo(json.dumps(people.export(_subscriber(phone)), indent=2, ensure_ascii=False))
+
+
+@subscriber_cli.command("forget")
+@click.argument("phone")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def subscriber_forget(phone: str, yes: bool) -> None:
+    """Erase a subscriber and everything they sent or were sent."""
+    subscriber = _subscriber(phone)
+    if not yes:
+        click.confirm(f"Erase {mask_phone(subscriber.phone)} and all their messages?", abort=True)
+    count = people.forget(subscriber)
+    db.session.commit()
+    click.echo(f"erased the subscriber and {count} messages")
+
+
+@subscriber_cli.command("resume")
+@click.argument("phone")
+def subscriber_resume(phone: str) -> None:
+    """Resume lessons held by a pause or a crisis alert (and close the alert)."""
+    subscriber = _subscriber(phone)
+    resumed = people.resume_lessons(subscriber, now())
+    db.session.commit()
+    if not resumed:
+        raise click.ClickException("nothing to resume: no paused or held course")
+    for at in resumed:
+        click.echo(f"resumed; next lesson {at.isoformat(timespec='minutes')}")
+
+
+@reply_cli.command("relabel")
+@click.argument("message_id", type=int)
+@click.argument("label", type=click.Choice([label.value for label in ReplyLabel]))
+def reply_relabel(message_id: int, label: str) -> None:
+    """Correct a reply's label; the correction becomes a training example."""
+    try:
+        message = people.relabel(message_id, ReplyLabel(label))
+    except people.NotFound as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"reply {message.id} is now {label}")
+
+
 def register_commands(app: Flask) -> None:
-    for group in (course_cli, admin_cli, clock_cli):
+    from dripper.drip.cli import drip_cli
+
+    for group in (course_cli, admin_cli, clock_cli, drip_cli, subscriber_cli, reply_cli):
         app.cli.add_command(group)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 _PENDING = "dripper.after_commit"
 
 #: Modules whose tasks the worker registers.
-TASK_MODULES = ["dripper.drip.tasks", "dripper.sms.tasks"]
+TASK_MODULES = ["dripper.drip.tasks", "dripper.sms.tasks", "dripper.readiness.tasks"]
 
 #: Beat's schedule: the drip tick every minute (a short, idempotent sweep).
 BEAT_SCHEDULE = {

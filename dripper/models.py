@@ -334,6 +334,10 @@ class Alert(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin.id"))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subscription: Mapped[Subscription | None] = relationship()
+    message: Mapped[Message | None] = relationship()
 
 
 class TrainingExample(db.Model):

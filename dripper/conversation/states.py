@@ -33,6 +33,7 @@ class NextAction:
     LESSON = "lesson"
     QUESTION = "question"
     CHECK_IN = "check_in"
+    OFFER = "offer"
     OFFER_EXPIRES = "offer_expires"
 
 

@@ -168,6 +168,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['message_id'], ['message.id'], name=op.f('fk_alert_message_id_message')),
     sa.ForeignKeyConstraint(['resolved_by_id'], ['admin.id'], name=op.f('fk_alert_resolved_by_id_admin')),
     sa.ForeignKeyConstraint(['subscription_id'], ['subscription.id'], name=op.f('fk_alert_subscription_id_subscription')),
+    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert'))
     )
     op.create_table('delivery_failure',

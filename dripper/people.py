@@ -1,0 +1,165 @@
+"""A subscriber's own data: export it, erase it, and resume their lessons.
+
+These back the ``subscriber`` and ``reply`` commands and, later, the admin console.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import delete, select
+
+from dripper.conversation import states
+from dripper.extensions import db
+from dripper.logs import mask_phone
+from dripper.models import (
+    Alert,
+    AlertStatus,
+    AuditEntry,
+    DeliveryFailure,
+    Message,
+    Subscriber,
+    Subscription,
+    SubscriptionState,
+    TrainingExample,
+)
+from dripper.readiness.labels import ReplyLabel
+
+
+class NotFound(LookupError):
+    """No such subscriber or reply."""
+
+
+def find_subscriber(phone: str) -> Subscriber:
+    """The subscriber with this number, written in any common format."""
+    try:
+        parsed = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        raise NotFound(f"{phone!r} is not a phone number") from None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.phone == e164))
+    if subscriber is None:
+        raise NotFound(f"no subscriber {mask_phone(e164)}")
+    return subscriber
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(subscriber: Subscriber) -> dict[str, Any]:
+    """Everything stored about a person, as they would ask to see it."""
+    messages = db.session.scalars(
+        select(Message).where(Message.phone == subscriber.phone).order_by(Message.id)
+    )
+    return {
+        "phone": subscriber.phone,
+        "status": subscriber.status.value,
+        "time_zones": subscriber.time_zones,
+        "send_time": subscriber.send_time.strftime("%H:%M"),
+        "created_at": _iso(subscriber.created_at),
+        "opted_out_at": _iso(subscriber.opted_out_at),
+        "subscriptions": [
+            {
+                "course": s.course.slug,
+                "state": s.state.value,
+                "source": s.source,
+                "lessons_sent": s.lessons_sent,
+                "readiness": s.readiness,
+                "next_send_at": _iso(s.next_send_at),
+                "confirmed_at": _iso(s.confirmed_at),
+                "completed_at": _iso(s.completed_at),
+            }
+            for s in subscriber.subscriptions
+        ],
+        "messages": [
+            {
+                "direction": m.direction.value,
+                "kind": m.kind.value,
+                "body": m.body,
+                "status": m.status.value,
+                "created_at": _iso(m.created_at),
+                "label": (m.reviewed_label or m.label).value
+                if (m.reviewed_label or m.label)
+                else None,
+            }
+            for m in messages
+        ],
+    }
+
+
+def forget(subscriber: Subscriber, actor: str = "cli") -> int:
+    """Erase a person: their messages, subscriptions, alerts and the training examples
+    taken from their replies. Returns how many messages were erased. The caller commits."""
+    message_ids = select(Message.id).where(Message.phone == subscriber.phone)
+    subscription_ids = select(Subscription.id).where(Subscription.subscriber_id == subscriber.id)
+    count = len(db.session.scalars(message_ids).all())
+    db.session.execute(delete(TrainingExample).where(TrainingExample.message_id.in_(message_ids)))
+    db.session.execute(delete(DeliveryFailure).where(DeliveryFailure.message_id.in_(message_ids)))
+    db.session.execute(
+        delete(Alert).where(
+            Alert.message_id.in_(message_ids) | Alert.subscription_id.in_(subscription_ids)
+        )
+    )
+    db.session.execute(delete(Message).where(Message.phone == subscriber.phone))
+    db.session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber.id))
+    db.session.add(
+        AuditEntry(
+            actor=actor,
+            action="subscriber.forget",
+            target=f"subscriber:{subscriber.id}",
+            detail={"messages": count},
+        )
+    )
+    db.session.delete(subscriber)
+    return count
+
+
+def resume_lessons(subscriber: Subscriber, now: datetime, actor: str = "cli") -> list[datetime]:
+    """Resume every subscription held by a pause or a crisis alert, and close its alerts."""
+    resumed = []
+    for subscription in subscriber.subscriptions:
+        if subscription.state not in (SubscriptionState.PAUSED, SubscriptionState.HELD,
+                                      SubscriptionState.DORMANT, SubscriptionState.WAITING):  # fmt: skip
+            continue
+        resumed.append(states.resume(subscription, now))
+        for alert in db.session.scalars(
+            select(Alert).where(
+                Alert.subscription_id == subscription.id, Alert.status == AlertStatus.OPEN
+            )
+        ):
+            alert.status, alert.resolved_at = AlertStatus.RESOLVED, now
+        db.session.add(
+            AuditEntry(
+                actor=actor, action="subscription.resume", target=f"subscription:{subscription.id}"
+            )
+        )
+    return resumed
+
+
+def relabel(message_id: int, label: ReplyLabel, actor: str = "cli") -> Message:
+    """Correct a reply's label; the correction is kept as a training example."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.direction.value != "inbound":
+        raise NotFound(f"no reply {message_id}")
+    previous = message.reviewed_label or message.label
+    message.reviewed_label = label
+    message.needs_review = False
+    example = db.session.scalar(
+        select(TrainingExample).where(TrainingExample.message_id == message.id)
+    )
+    if example is None:
+        example = TrainingExample(message_id=message.id, text=message.body, label=label)
+        db.session.add(example)
+    example.label = label
+    db.session.add(
+        AuditEntry(
+            actor=actor,
+            action="reply.relabel",
+            target=f"message:{message.id}",
+            detail={"from": previous.value if previous else None, "to": label.value},
+        )
+    )
+    return message
