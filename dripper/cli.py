@@ -209,6 +209,9 @@ def reply_relabel(message_id: int, label: str) -> None:
 
 def register_commands(app: Flask) -> None:
     from dripper.drip.cli import drip_cli
+    from dripper.readiness.cli import classifier_cli, classify_command
 
     for group in (course_cli, admin_cli, clock_cli, drip_cli, subscriber_cli, reply_cli):
         app.cli.add_command(group)
+    app.cli.add_command(classifier_cli)
+    app.cli.add_command(classify_command)
