@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -24,7 +26,18 @@ class SendError(Exception):
 
 
 class RetryableSendError(SendError):
-    """Worth trying again later: 429/20429, 5xx."""
+    """Worth trying again later: 429/20429, 5xx, 21611, a refused connection."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status)
+        self.retry_after = retry_after  # seconds, when the cause says how long to wait
 
 
 class AmbiguousSendError(RetryableSendError):
@@ -37,10 +50,21 @@ class PermanentSendError(SendError):
 
 
 class Sender(Protocol):
+    """What the delivery task needs from a provider."""
+
+    #: Names the sending identity (number, messaging service) whose throughput SEND_RATE is.
+    rate_key: str
+
     def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
         """Hand one message to the provider; raise a SendError subclass when it refuses."""
         ...
 
-    def find_sent(self, to: str, body: str, since_epoch: float) -> SendResult | None:
-        """A message already accepted for ``to`` with this body since then, if any."""
+    def find_sent(
+        self, to: str, body: str, since: datetime, *, exclude: Container[str] = ()
+    ) -> SendResult | None:
+        """A message the provider accepted for ``to`` with this body since then, if any.
+
+        ``exclude`` holds sids already accounted for (identical texts sent earlier), so a
+        lookup never adopts another row's message.
+        """
         ...

@@ -1,0 +1,83 @@
+"""Celery tasks of the sending side: deliver one message; sweep up lost deliveries."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from celery import Task, shared_task
+from flask import current_app
+
+from dripper.sms.base import RetryableSendError
+from dripper.sms.delivery import (
+    Outcome,
+    deliver_message,
+    give_up,
+    replay_failure,
+    stale_message_ids,
+)
+from dripper.sms.ratelimit import redis_client
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 6
+BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
+# Well under the broker's visibility timeout (1 h): a longer countdown would be
+# delivered again before it is due.
+BACKOFF_MAX = 600.0
+
+#: A pending message this old has lost its task (broker hiccup, worker killed).
+STALE_AFTER = timedelta(minutes=10)
+#: How long a swept message is left alone before the sweep may queue it again.
+SWEEP_QUIET = 900
+
+
+def retry_delay(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, never sooner than the provider asked."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**retries)
+    # Jitter spreads a burst of throttled tasks so they do not come back together.
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+# Retries are handled in the body rather than with autoretry_for, so that giving up
+# (recording the failure) happens inside the task, in the app context, like the rest.
+@shared_task(
+    bind=True,
+    name="dripper.sms.deliver",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+    # Above the limiter's longest wait plus a send and two lookups; below the send lock.
+    soft_time_limit=120,
+    time_limit=150,
+)
+def deliver(self: Task, message_id: int) -> str:
+    """Send one stored outbound message through the provider, exactly once."""
+    try:
+        return deliver_message(message_id).value
+    except RetryableSendError as error:
+        if self.request.retries >= self.max_retries:
+            return give_up(message_id, error).value
+        raise self.retry(
+            exc=error, countdown=retry_delay(self.request.retries, error.retry_after)
+        ) from error
+
+
+@shared_task(name="dripper.sms.sweep", acks_late=True, soft_time_limit=50, time_limit=55)
+def sweep_unsent() -> int:
+    """Queue again the outbound messages whose delivery task was lost."""
+    client = redis_client(current_app._get_current_object())  # type: ignore[attr-defined]
+    queued = 0
+    for message_id in stale_message_ids(STALE_AFTER):
+        # Once per quiet period each: a long backlog must not be queued over and over.
+        if client.set(f"dripper:sms:swept:{message_id}", 1, nx=True, ex=SWEEP_QUIET):
+            deliver.apply_async(args=[message_id])
+            queued += 1
+    if queued:
+        log.info("queued %d lost deliveries again", queued)
+    return queued
+
+
+__all__ = ["Outcome", "deliver", "replay_failure", "retry_delay", "sweep_unsent"]

@@ -1,0 +1,540 @@
+"""Sending, end to end: the delivery task drives the real twilio client over HTTP against
+the local Twilio-compatible server, with real Redis and each database under test."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+from conftest import make_config
+from fixtures_twilio import SMS_REDIS_URL
+from flask import Flask
+from flask.testing import FlaskClient
+from twilio_fake import FakeTwilio
+
+from dripper.extensions import db
+from dripper.models import (
+    Course,
+    DeliveryFailure,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionState,
+)
+from dripper.sms.delivery import ReplayError, replay_failure
+from dripper.sms.outbox import queue_message
+from dripper.sms.tasks import MAX_RETRIES, deliver, sweep_unsent
+
+PHONE = "+15005550123"
+SERVICE_SID = "MG" + "5" * 32
+
+
+@pytest.fixture
+def app_config(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path: Path,
+    twilio_server: FakeTwilio,
+    sms_redis: redis_lib.Redis,
+) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("sms_settings")
+    extra = marker.kwargs if marker else {}
+    settings = twilio_server.settings(**{"SEND_RATE": 1000.0, "REDIS_URL": SMS_REDIS_URL, **extra})
+    return make_config(database_url, tmp_path, **settings)
+
+
+@pytest.fixture
+def queued(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Tasks handed to the broker after commit, recorded instead of sent."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> None:
+        calls.append((name, tuple(args or ())))
+
+    monkeypatch.setattr(app.extensions["celery"], "send_task", send_task)
+    return calls
+
+
+def person(phone: str = PHONE, course: Course | None = None) -> Subscriber:
+    subscriber = Subscriber(phone=phone, time_zones=["America/New_York"])
+    db.session.add(subscriber)
+    if course is not None:
+        db.session.add(
+            Subscription(subscriber=subscriber, course=course, state=SubscriptionState.ACTIVE)
+        )
+    db.session.commit()
+    return subscriber
+
+
+def stored(
+    body: str = "Day 1: notice one thing you resist today.",
+    *,
+    subscriber: Subscriber | None = None,
+    kind: MessageKind = MessageKind.LESSON,
+    phone: str = PHONE,
+) -> int:
+    message = queue_message(phone, kind, body, subscriber=subscriber)
+    db.session.commit()
+    return message.id
+
+
+def run(message_id: int) -> str:
+    """One delivery task, its retries run at once (eager), as a worker would run it."""
+    return str(deliver.apply(args=[message_id]).get())
+
+
+def fresh(message_id: int) -> Message:
+    db.session.expire_all()
+    message = db.session.get(Message, message_id)
+    assert message is not None
+    return message
+
+
+def failures(message_id: int) -> list[DeliveryFailure]:
+    return list(
+        db.session.scalars(
+            sa.select(DeliveryFailure).where(DeliveryFailure.message_id == message_id)
+        )
+    )
+
+
+def test_lesson_is_sent_through_twilio_with_a_status_callback(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    message_id = stored("Day 1: breathe.", subscriber=person())
+
+    assert run(message_id) == "sent"
+
+    [sent] = twilio_server.messages
+    assert (sent.to, sent.from_, sent.body) == (PHONE, "+15005550006", "Day 1: breathe.")
+    assert sent.status_callback == "https://dripper.test/sms/status"
+    message = fresh(message_id)
+    assert message.provider_sid == sent.sid
+    assert message.status is MessageStatus.QUEUED
+    assert message.attempts == 1
+    assert message.sent_at is not None
+
+
+@pytest.mark.sms_settings(TWILIO_MESSAGING_SERVICE_SID=SERVICE_SID)
+def test_messaging_service_wins_over_from_number(app: Flask, twilio_server: FakeTwilio) -> None:
+    assert app.config["TWILIO_FROM_NUMBER"]  # both are set
+    message_id = stored(subscriber=person())
+
+    run(message_id)
+
+    [request] = twilio_server.sends()
+    assert request.params["MessagingServiceSid"] == SERVICE_SID
+    assert "From" not in request.params
+    assert fresh(message_id).status is MessageStatus.ACCEPTED
+
+
+def test_redelivered_task_sends_nothing_more(app: Flask, twilio_server: FakeTwilio) -> None:
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "sent"
+    assert run(message_id) == "already_done"
+
+    assert len(twilio_server.sends()) == 1
+
+
+def test_429_is_retried_then_delivered(app: Flask, twilio_server: FakeTwilio) -> None:
+    twilio_server.throttle_next(2)
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "sent"
+
+    assert [r.method for r in twilio_server.sends()] == ["POST"] * 3
+    assert len(twilio_server.messages) == 1
+    message = fresh(message_id)
+    assert message.provider_sid == twilio_server.messages[0].sid
+    assert message.attempts == 3
+    assert message.error_code is None
+
+
+def test_server_error_and_full_queue_are_retried(app: Flask, twilio_server: FakeTwilio) -> None:
+    twilio_server.server_error_next()
+    twilio_server.fail_next(21611)
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "sent"
+    assert len(twilio_server.messages) == 1
+
+
+def test_retries_exhausted_leave_a_failure_an_admin_can_replay(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    twilio_server.throttle_next(MAX_RETRIES + 1)
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "failed"
+
+    assert len(twilio_server.sends()) == MAX_RETRIES + 1
+    assert twilio_server.messages == []
+    message = fresh(message_id)
+    assert message.status is MessageStatus.FAILED
+    assert message.error_code == 20429
+    [failure] = failures(message_id)
+    assert "gave up" in failure.reason
+
+    queued.clear()
+    replay_failure(failure.id)
+
+    assert queued == [("dripper.sms.deliver", (message_id,))]
+    assert fresh(message_id).status is MessageStatus.PENDING
+    db.session.expire_all()
+    assert db.session.get(DeliveryFailure, failure.id).replayed_at is not None  # type: ignore[union-attr]
+    assert run(message_id) == "sent"
+    assert len(twilio_server.messages) == 1
+
+
+def test_opted_out_number_error_marks_subscriber_opted_out(
+    app: Flask, twilio_server: FakeTwilio, course: Course
+) -> None:
+    twilio_server.opt_out(PHONE)
+    subscriber = person(course=course)
+    message_id = stored(subscriber=subscriber)
+
+    assert run(message_id) == "failed"
+
+    message = fresh(message_id)
+    assert (message.status, message.error_code) == (MessageStatus.FAILED, 21610)
+    assert len(failures(message_id)) == 1
+    subscriber = db.session.get(Subscriber, subscriber.id)  # type: ignore[assignment]
+    assert subscriber.status is SubscriberStatus.OPTED_OUT
+    assert subscriber.opted_out_at is not None
+    assert [s.state for s in subscriber.subscriptions] == [SubscriptionState.OPTED_OUT]
+
+    # Nothing more goes out: the next lesson is canceled before the provider is asked.
+    next_id = stored("Day 2", subscriber=subscriber)
+    assert run(next_id) == "canceled"
+    assert fresh(next_id).status is MessageStatus.CANCELED
+    assert len(twilio_server.sends()) == 1
+
+
+@pytest.mark.parametrize("code", [21211, 21614, 30006])
+def test_invalid_or_landline_number_marks_subscriber_unreachable(
+    app: Flask, twilio_server: FakeTwilio, code: int
+) -> None:
+    twilio_server.fail_next(code)
+    subscriber = person()
+    message_id = stored(subscriber=subscriber)
+
+    assert run(message_id) == "failed"
+
+    assert fresh(message_id).error_code == code
+    subscriber = db.session.get(Subscriber, subscriber.id)  # type: ignore[assignment]
+    assert subscriber.status is SubscriberStatus.UNREACHABLE
+    assert str(code) in (subscriber.unreachable_reason or "")
+
+
+def test_landline_refused_by_twilio_itself_marks_subscriber_unreachable(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    twilio_server.landline(PHONE)
+    subscriber = person()
+
+    assert run(stored(subscriber=subscriber)) == "failed"
+
+    db.session.expire_all()
+    assert db.session.get(Subscriber, subscriber.id).status is SubscriberStatus.UNREACHABLE  # type: ignore[union-attr]
+
+
+def test_other_permanent_error_is_recorded_on_the_message_only(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    twilio_server.fail_next(21408)
+    subscriber = person()
+    message_id = stored(subscriber=subscriber)
+
+    assert run(message_id) == "failed"
+
+    message = fresh(message_id)
+    assert message.error_code == 21408
+    assert "region" in (message.error_message or "")
+    assert db.session.get(Subscriber, subscriber.id).status is SubscriberStatus.ACTIVE  # type: ignore[union-attr]
+    assert len(twilio_server.sends()) == 1  # permanent: never retried
+
+
+def test_ambiguous_timeout_is_reconciled_without_a_duplicate(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    # Twilio records the message, but its answer comes after the client's 1 s timeout.
+    twilio_server.delay_next(2.0)
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "reconciled"
+
+    assert len(twilio_server.sends()) == 1
+    [sent] = twilio_server.messages
+    assert twilio_server.lookups()[0].params["To"] == PHONE
+    assert "DateSent>" in twilio_server.lookups()[0].params
+    message = fresh(message_id)
+    assert message.provider_sid == sent.sid
+    assert message.status is MessageStatus.SENT
+
+
+def test_ambiguous_send_still_queued_at_twilio_is_found(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    # Not sent yet at Twilio: no date_sent, so the DateSent filter cannot see it.
+    twilio_server.auto_send = False
+    twilio_server.delay_next(2.0)
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "reconciled"
+
+    [sent] = twilio_server.messages
+    assert fresh(message_id).provider_sid == sent.sid
+    assert len(twilio_server.sends()) == 1
+
+
+def test_dropped_connection_is_reconciled_without_a_duplicate(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    twilio_server.drop_next()
+    message_id = stored(subscriber=person())
+
+    assert run(message_id) == "reconciled"
+
+    assert len(twilio_server.messages) == 1
+    assert fresh(message_id).provider_sid == twilio_server.messages[0].sid
+
+
+def test_worker_killed_mid_send_is_looked_up_before_sending_again(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    message_id = stored(subscriber=person())
+    # A worker started the attempt (committed), called Twilio, and died before storing
+    # the answer: Twilio has the message, the row has no sid.
+    db.session.execute(sa.update(Message).where(Message.id == message_id).values(attempts=1))
+    db.session.commit()
+    twilio_server.auto_send = True
+    _post_directly(twilio_server, PHONE, fresh(message_id).body)
+
+    assert run(message_id) == "reconciled"
+
+    assert len(twilio_server.messages) == 1
+
+
+def test_attempt_that_never_reached_twilio_is_sent_once(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    message_id = stored(subscriber=person())
+    db.session.execute(sa.update(Message).where(Message.id == message_id).values(attempts=1))
+    db.session.commit()
+
+    assert run(message_id) == "sent"
+
+    assert len(twilio_server.messages) == 1
+    assert len(twilio_server.lookups()) == 2  # sent ones by day, then the newest few
+
+
+def test_identical_text_sent_earlier_is_not_adopted(app: Flask, twilio_server: FakeTwilio) -> None:
+    subscriber = person()
+    first = stored("Reply YES to confirm.", subscriber=subscriber, kind=MessageKind.NOTICE)
+    assert run(first) == "sent"
+    second = stored("Reply YES to confirm.", subscriber=subscriber, kind=MessageKind.NOTICE)
+    db.session.execute(sa.update(Message).where(Message.id == second).values(attempts=1))
+    db.session.commit()
+
+    assert run(second) == "sent"
+
+    assert len(twilio_server.messages) == 2
+    assert fresh(first).provider_sid != fresh(second).provider_sid
+
+
+def test_opted_out_person_gets_only_the_stop_confirmation(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    subscriber = person()
+    lesson = stored("Day 3", subscriber=subscriber)
+    subscriber.status = SubscriberStatus.OPTED_OUT
+    db.session.commit()
+    confirmation = stored(
+        "You're unsubscribed. No more messages.",
+        subscriber=subscriber,
+        kind=MessageKind.STOP_CONFIRMATION,
+    )
+
+    assert run(lesson) == "canceled"
+    assert run(confirmation) == "sent"
+
+    assert [m.body for m in twilio_server.messages] == ["You're unsubscribed. No more messages."]
+
+
+def test_number_without_subscriber_is_checked_by_phone(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    person(phone="+15005550199").status = SubscriberStatus.UNREACHABLE
+    db.session.commit()
+
+    assert run(stored("Text JOIN to start", phone="+15005550199")) == "canceled"
+    assert twilio_server.sends() == []
+
+
+def test_status_callbacks_through_the_webhook_move_the_message_forward_only(
+    app: Flask, client: FlaskClient, twilio_server: FakeTwilio
+) -> None:
+    message_id = stored(subscriber=person())
+    run(message_id)
+    sid = fresh(message_id).provider_sid
+    assert sid is not None
+
+    assert twilio_server.callback(sid, "delivered", to=client).status_code < 300
+    assert twilio_server.callback(sid, "sent", to=client).status_code < 300  # late, older
+
+    assert fresh(message_id).status is MessageStatus.DELIVERED
+
+
+def test_undelivered_callback_with_opt_out_code_opts_the_person_out(
+    app: Flask, client: FlaskClient, twilio_server: FakeTwilio, course: Course
+) -> None:
+    subscriber = person(course=course)
+    message_id = stored(subscriber=subscriber)
+    run(message_id)
+    sid = fresh(message_id).provider_sid
+    assert sid is not None
+
+    response = twilio_server.callback(sid, "undelivered", to=client, error_code=21610)
+
+    assert response.status_code < 300
+    message = fresh(message_id)
+    assert (message.status, message.error_code) == (MessageStatus.UNDELIVERED, 21610)
+    subscriber = db.session.get(Subscriber, subscriber.id)  # type: ignore[assignment]
+    assert subscriber.status is SubscriberStatus.OPTED_OUT
+    assert [s.state for s in subscriber.subscriptions] == [SubscriptionState.OPTED_OUT]
+
+
+def test_unsigned_status_callback_changes_nothing(
+    app: Flask, client: FlaskClient, twilio_server: FakeTwilio
+) -> None:
+    message_id = stored(subscriber=person())
+    run(message_id)
+    sid = fresh(message_id).provider_sid
+    assert sid is not None
+    _, params, _ = twilio_server.callback_request(sid, "delivered")
+
+    response = client.post("/sms/status", data=params, base_url="https://dripper.test")
+
+    assert response.status_code == 403
+    assert fresh(message_id).status is MessageStatus.QUEUED
+
+
+def test_logs_mask_the_number_and_never_show_the_body(
+    app: Flask, twilio_server: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    twilio_server.throttle_next()
+    twilio_server.fail_next(21211)
+    body = "A private reflection about my week"
+
+    run(stored(body, subscriber=person()))
+
+    shown = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert shown, "delivery logs what it does"
+    assert not [r for r in shown if body in r.getMessage()]
+    assert not [r for r in shown if PHONE in r.getMessage()]
+
+
+@pytest.mark.sms_settings(SEND_RATE=5.0)
+def test_rate_limit_holds_across_workers(app: Flask, twilio_server: FakeTwilio) -> None:
+    subscriber = person()
+    ids = [stored(f"Lesson {n}", subscriber=subscriber) for n in range(12)]
+    errors: list[Exception] = []
+
+    def worker(share: list[int]) -> None:
+        try:
+            for message_id in share:
+                deliver.apply(args=[message_id]).get()
+        except Exception as error:  # noqa: BLE001 - handed to the test thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(ids[n::3],)) for n in range(3)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    arrivals = sorted(r.at for r in twilio_server.sends())
+    assert len(arrivals) == 12
+    # 5 a second: at most 5 in any one-second window (one more for scheduling jitter),
+    # and the twelve take at least (12 - 1) / 5 s.
+    assert max(_in_window(arrivals, at, 1.0) for at in arrivals) <= 6
+    assert time.monotonic() - started >= 11 / 5 * 0.9
+
+
+def _in_window(arrivals: list[float], start: float, width: float) -> int:
+    return sum(1 for at in arrivals if start <= at < start + width)
+
+
+def _post_directly(fake: FakeTwilio, to: str, body: str) -> None:
+    import requests
+
+    response = requests.post(
+        f"{fake.url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json",
+        data={"To": to, "From": fake.from_number, "Body": body},
+        auth=(fake.account_sid, fake.auth_token),
+        timeout=5,
+    )
+    assert response.status_code == 201
+
+
+def test_message_another_worker_is_sending_is_left_to_it(
+    app: Flask, twilio_server: FakeTwilio, sms_redis: redis_lib.Redis
+) -> None:
+    message_id = stored(subscriber=person())
+    sms_redis.set(f"dripper:sms:sending:{message_id}", "another-worker", ex=60)
+
+    assert run(message_id) == "busy"
+
+    assert twilio_server.sends() == []
+    message = fresh(message_id)
+    assert (message.status, message.attempts) == (MessageStatus.PENDING, 0)
+    assert failures(message_id) == []
+
+
+def test_sweep_queues_lost_deliveries_once(
+    app: Flask, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    lost = stored(subscriber=person())
+    recent = stored("Day 2", subscriber=person("+15005550124"))
+    db.session.execute(
+        sa.update(Message)
+        .where(Message.id == lost)
+        .values(created_at=datetime.now(UTC) - timedelta(minutes=30))
+    )
+    db.session.commit()
+    queued.clear()
+
+    assert sweep_unsent.apply().get() == 1
+    assert sweep_unsent.apply().get() == 0  # left alone for a while once queued
+
+    assert queued == [("dripper.sms.deliver", (lost,))]
+    assert recent != lost
+
+
+def test_a_failure_is_replayed_once(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    twilio_server.fail_next(21408)
+    message_id = stored(subscriber=person())
+    run(message_id)
+    [failure] = failures(message_id)
+
+    replay_failure(failure.id)
+    with pytest.raises(ReplayError):
+        replay_failure(failure.id)
+    with pytest.raises(ReplayError):
+        replay_failure(failure.id + 1000)
