@@ -94,10 +94,14 @@ def next_daily_slot(
     subscriber: Subscriber, course: Course, now: datetime, *, days: int = 0
 ) -> datetime:
     """The first daily slot at least ``days`` local days after today that is not past."""
+    zone = zones_of(subscriber)[0]
     today = local_today(subscriber, now)
-    for offset in range(days, days + 3):
+    earliest = today + timedelta(days=days)
+    # Start a day early: a send time after the window closes is moved to the next
+    # morning, so the day before's slot may be the one that lands on ``earliest``.
+    for offset in range(days - 1, days + 3):
         slot = daily_slot(subscriber, course, today + timedelta(days=offset))
-        if slot > now:
+        if slot > now and slot.astimezone(zone).date() >= earliest:
             return slot
     raise AssertionError("no daily slot in three days")  # pragma: no cover
 

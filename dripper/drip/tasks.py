@@ -1,0 +1,315 @@
+"""The drip's Celery tasks: the tick beat runs, and the send that acts on a claim.
+
+Every task is safe to run twice (``acks_late``: a worker killed mid-task gets its
+message redelivered). A send acts only while its claim token is still on the row:
+any transition (pause, stop, MORE…) clears the claim, which turns an in-flight send
+into a no-op. The unique ``Message.dedupe_key`` is the backstop when two runs race.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from celery import shared_task
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import joinedload
+
+from dripper.clock import now as clock_now
+from dripper.conversation import states
+from dripper.conversation.states import SCHEDULED_STATES, NextAction
+from dripper.drip import schedule
+from dripper.drip.tick import claim_one, tick
+from dripper.extensions import db
+from dripper.jobs import enqueue_after_commit
+from dripper.logs import mask_phone
+from dripper.models import (
+    Direction,
+    Lesson,
+    Message,
+    MessageKind,
+    Subscription,
+)
+from dripper.models import SubscriptionState as State
+from dripper.sms.outbox import queue_message
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.StrEnum):
+    """What one send did; counted by the tests and the bench, logged at debug."""
+
+    LESSON = "lesson"
+    QUESTION = "question"
+    QUESTION_SKIPPED = "question_skipped"  # they replied since the lesson
+    COMPLETED = "completed"
+    STALE = "stale"  # the claim was released or taken over: nothing to do
+    NOT_TEXTABLE = "not_textable"
+    NOT_SCHEDULED = "not_scheduled"
+    QUIET_HOURS = "quiet_hours"  # moved to the next opening of the window
+    DUPLICATE = "duplicate"  # a racing run wrote it first
+    UNKNOWN_ACTION = "unknown_action"
+
+
+def lesson_key(subscription_id: int, lesson_id: int, kind: str) -> str:
+    """The dedupe key of a lesson or its question for one subscription."""
+    return f"sub:{subscription_id}:lesson:{lesson_id}:{kind}"
+
+
+def completion_key(subscription_id: int) -> str:
+    return f"sub:{subscription_id}:completion"
+
+
+def received_lesson_ids(subscription_id: int) -> set[int]:
+    """Lessons this subscription was sent: the cursor (not a position, so edits are safe)."""
+    rows = db.session.scalars(
+        select(Message.lesson_id).where(
+            Message.subscription_id == subscription_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.kind == MessageKind.LESSON,
+            Message.lesson_id.is_not(None),
+        )
+    )
+    return {lesson_id for lesson_id in rows if lesson_id is not None}
+
+
+def next_lesson(subscription: Subscription) -> Lesson | None:
+    """The first lesson in the course's current order that this subscription has not had."""
+    received = received_lesson_ids(subscription.id)
+    return next(
+        (lesson for lesson in subscription.course.lessons if lesson.id not in received), None
+    )
+
+
+def _question_went_unanswered(subscription: Subscription) -> bool:
+    # The question is only sent when no reply came after the lesson, so "no reply
+    # since the question" is "no reply since the lesson" once the question exists.
+    if subscription.last_lesson_id is None:
+        return False
+    key = lesson_key(subscription.id, subscription.last_lesson_id, "question")
+    asked = db.session.scalar(select(Message.id).where(Message.dedupe_key == key))
+    return asked is not None and not states.replied_since(subscription, subscription.last_lesson_at)
+
+
+def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
+    subscriber = subscription.subscriber
+    if subscription.state is State.PAUSED:
+        states.resume(subscription, now)  # the pause ran out
+    lesson = next_lesson(subscription)
+    if lesson is None:
+        course = subscription.course
+        queue_message(
+            subscriber.phone,
+            MessageKind.COMPLETION,
+            course.message("completion"),
+            subscriber=subscriber,
+            subscription=subscription,
+            dedupe_key=completion_key(subscription.id),
+        )
+        states.complete(subscription, now)
+        return Outcome.COMPLETED
+    if _question_went_unanswered(subscription):
+        subscription.unanswered_questions = (subscription.unanswered_questions or 0) + 1
+    queue_message(
+        subscriber.phone,
+        MessageKind.LESSON,
+        lesson.text,
+        subscriber=subscriber,
+        subscription=subscription,
+        lesson=lesson,
+        dedupe_key=lesson_key(subscription.id, lesson.id, "lesson"),
+    )
+    states.lesson_sent(subscription, lesson.id, now)
+    return Outcome.LESSON
+
+
+def _send_question(subscription: Subscription, now: datetime) -> Outcome:
+    lesson = subscription.last_lesson
+    outcome = Outcome.QUESTION_SKIPPED
+    if (
+        lesson is not None
+        and lesson.question
+        and not states.replied_since(subscription, subscription.last_lesson_at)
+    ):
+        queue_message(
+            subscription.subscriber.phone,
+            MessageKind.QUESTION,
+            lesson.question,
+            subscriber=subscription.subscriber,
+            subscription=subscription,
+            lesson=lesson,
+            dedupe_key=lesson_key(subscription.id, lesson.id, "question"),
+        )
+        outcome = Outcome.QUESTION
+    states.question_done(subscription, now, gap_days=1)
+    return outcome
+
+
+#: What the send does for each ``next_action``. Readiness pacing (check-ins, offers)
+#: adds its own entries here.
+ACTIONS: dict[str, Callable[[Subscription, datetime], Outcome]] = {
+    NextAction.LESSON: _send_lesson,
+    NextAction.QUESTION: _send_question,
+}
+
+
+def _release(subscription: Subscription) -> None:
+    subscription.claim_token = None
+    subscription.claimed_at = None
+
+
+def _act(subscription_id: int, claim_token: str, now: datetime) -> Outcome:
+    """Do what a claimed subscription is due for, in the caller's transaction.
+
+    Raises IntegrityError when a racing run wrote the same dedupe key first.
+    """
+    # Taking the row (PostgreSQL: its lock; SQLite: the write lock) before reading it
+    # means a transition committed meanwhile is seen, and one that comes later waits.
+    touched = db.session.execute(
+        update(Subscription.__table__)
+        .where(
+            Subscription.__table__.c.id == subscription_id,
+            Subscription.__table__.c.claim_token == claim_token,
+        )
+        .values(claimed_at=now)
+    )
+    if touched.rowcount != 1:  # type: ignore[attr-defined]
+        return Outcome.STALE
+    subscription = db.session.get(
+        Subscription,
+        subscription_id,
+        populate_existing=True,
+        # One query, not three: every send reads who it goes to and the course.
+        options=[joinedload(Subscription.subscriber), joinedload(Subscription.course)],
+    )
+    assert subscription is not None  # the row was just updated
+    subscriber = subscription.subscriber
+    course = subscription.course
+
+    if not subscriber.may_be_texted:
+        states._schedule(subscription, None, None)
+        return Outcome.NOT_TEXTABLE
+    if subscription.state not in SCHEDULED_STATES:
+        _release(subscription)
+        return Outcome.NOT_SCHEDULED
+    action = ACTIONS.get(subscription.next_action or "")
+    if action is None:
+        # Keep the claim (its time now renewed): it expires after DRIP_CLAIM_TIMEOUT and
+        # is tried again then, rather than every minute, until a handler exists.
+        log.warning(
+            "subscription %s: no handler for next_action %r",
+            subscription_id,
+            subscription.next_action,
+        )
+        return Outcome.UNKNOWN_ACTION
+    zones = schedule.zones_of(subscriber)
+    opens, closes = schedule.window(course)
+    if not schedule.in_window(now, zones, opens, closes):
+        # Late (a backlog, a restart overnight): the same action at the next opening.
+        at = schedule.next_opening(now, zones, opens, closes)
+        states._schedule(subscription, subscription.next_action, at)
+        return Outcome.QUIET_HOURS
+    outcome = action(subscription, now)
+    db.session.flush()  # a racing run's dedupe key fails here, not at commit
+    log.info(
+        "subscription %s (%s): %s", subscription_id, mask_phone(subscriber.phone), outcome.value
+    )
+    return outcome
+
+
+def perform(subscription_id: int, claim_token: str) -> Outcome:
+    """Do what a claimed subscription is due for, once; commits. Safe to call twice."""
+    try:
+        outcome = _act(subscription_id, claim_token, clock_now())
+        db.session.commit()
+    except IntegrityError:
+        # Another run of this claim wrote the same dedupe key first and did the work;
+        # rolling back drops this run's changes and the delivery it had queued.
+        db.session.rollback()
+        log.info("subscription %s: already sent by a concurrent run", subscription_id)
+        return Outcome.DUPLICATE
+    return outcome
+
+
+def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int]:
+    """``perform`` for a chunk of claims, in one transaction; commits.
+
+    One commit (one WAL flush on PostgreSQL) for the chunk instead of one per
+    subscription. If anything in it fails, the whole chunk is rolled back (with the
+    deliveries it had queued) and done again one subscription at a time, so a bad row
+    or a race costs only itself.
+    """
+    counts: dict[str, int] = {}
+    try:
+        now = clock_now()
+        for subscription_id in subscription_ids:
+            outcome = _act(subscription_id, claim_token, now).value
+            counts[outcome] = counts.get(outcome, 0) + 1
+        db.session.commit()
+        return counts
+    except Exception as error:  # noqa: BLE001 - any failure: fall back to one at a time
+        db.session.rollback()
+        log.info("chunk of %d rolled back (%s)", len(subscription_ids), type(error).__name__)
+    counts = {}
+    for subscription_id in subscription_ids:
+        try:
+            outcome = perform(subscription_id, claim_token).value
+        except Exception as error:  # one bad row must not hold up the rest
+            # Its claim stays; it expires after DRIP_CLAIM_TIMEOUT and the tick retries.
+            db.session.rollback()
+            # The exception's text may quote SQL parameters (a body): name it only.
+            log.error("subscription %s: send failed: %s", subscription_id, type(error).__name__)
+            log.debug("subscription %s: send failed", subscription_id, exc_info=True)
+            outcome = "error"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def kick(subscription_id: int) -> bool:
+    """Claim one due subscription now and queue its send when the caller commits.
+
+    For MORE/NEXT: call it after ``states.request_more`` in the same transaction;
+    the lesson goes out right away instead of at the next tick. Returns whether it
+    was due (False when the window is closed: the tick sends it when it opens).
+    """
+    token = claim_one(subscription_id)
+    if token is None:
+        return False
+    enqueue_after_commit(send_due, subscription_id, token)
+    return True
+
+
+@shared_task(name="dripper.drip.tick", acks_late=True, ignore_result=True)
+def tick_task() -> dict[str, object]:
+    """Claim every due subscription and queue its send (beat runs this every minute)."""
+    result = tick()
+    return {"claimed": result.claimed, "by_action": dict(result.by_action)}
+
+
+@shared_task(
+    name="dripper.drip.send_due",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=60,
+)
+def send_due(subscription_id: int, claim_token: str) -> str:
+    """Send what one claimed subscription is due for (no-op if the claim is stale)."""
+    return perform(subscription_id, claim_token).value
+
+
+@shared_task(
+    name="dripper.drip.send_batch",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=600,
+)
+def send_batch(subscription_ids: list[int], claim_token: str) -> dict[str, int]:
+    """Send what each subscription of one claimed chunk is due for."""
+    return perform_many(subscription_ids, claim_token)
