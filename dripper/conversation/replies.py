@@ -1,0 +1,62 @@
+"""The short system answers a text gets, worded by the course file where it can be.
+
+Every answer goes out through the outbox (stored, then sent by a worker with status
+tracking), never as TwiML. The few answers a course file does not word have a plain
+GSM-7 default here, so a course can override them without a code change.
+"""
+
+from __future__ import annotations
+
+from dripper.models import Course, Message, MessageKind, Subscriber, Subscription
+from dripper.sms.outbox import queue_message
+
+#: Answers a course file may word itself (under ``messages:``); these are the defaults.
+DEFAULT_TEXTS = {
+    "already_subscribed": (
+        "You're already signed up for {title}. Reply HELP for help, STOP to end."
+    ),
+    "already_completed": (
+        "You've already finished {title}. Thank you! Reply HELP for help, STOP to end."
+    ),
+    "time_format": (
+        "To change your lesson time, reply TIME and a time, like TIME 7pm or TIME 19:30."
+    ),
+    "time_window": (
+        "Lessons can arrive between {opens} and {closes}. Reply TIME and a time in that "
+        "range, like TIME 7pm."
+    ),
+    "pause_format": (
+        "To take a break, reply PAUSE, or PAUSE and a number of days from 1 to 90, like PAUSE 3."
+    ),
+}
+
+
+def text(course: Course, name: str, **values: str) -> str:
+    """The course's wording of a system message, or our default, with values filled in."""
+    template = (course.messages or {}).get(name) or DEFAULT_TEXTS[name]
+    return template.format(**values)
+
+
+def send(
+    inbound: Message,
+    kind: MessageKind,
+    course: Course,
+    name: str,
+    *,
+    subscriber: Subscriber | None = None,
+    subscription: Subscription | None = None,
+    **values: str,
+) -> Message:
+    """Queue one answer to ``inbound``; at most one of each kind per inbound message.
+
+    The dedupe key makes handling the same inbound message twice answer it once.
+    """
+    key = f"answer:{inbound.id}:{kind.value}:{subscription.id if subscription else '-'}"
+    return queue_message(
+        inbound.phone,
+        kind,
+        text(course, name, **values),
+        subscriber=subscriber,
+        subscription=subscription,
+        dedupe_key=key,
+    )

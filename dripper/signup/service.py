@@ -1,0 +1,75 @@
+"""Signing up from the web: the same pending subscription and confirmation request as JOIN."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, time
+
+from dripper.conversation import states
+from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
+from dripper.models import (
+    Course,
+    MessageKind,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+)
+from dripper.models import SubscriptionState as State
+from dripper.phones import Phone
+from dripper.sms.outbox import queue_message
+
+
+class Outcome(enum.StrEnum):
+    """What a web signup did, for the page to say."""
+
+    TEXTED = "texted"  # a confirmation request is on its way
+    ALREADY = "already"  # already in this course: nothing sent
+    COMPLETED = "completed"  # finished this course before: nothing sent
+    OPTED_OUT = "opted_out"  # the number said STOP: only the person can undo that, by text
+    UNREACHABLE = "unreachable"  # the carrier said this number cannot get texts
+
+
+def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Outcome:
+    """Ask ``phone`` to confirm ``course`` by SMS, unless it is in it or said STOP; no commit."""
+    subscriber = find_subscriber(phone.e164, lock=True)
+    if subscriber is not None:
+        blocked = _blocked(subscriber, course)
+        if blocked is not None:
+            return blocked
+        # Someone else may type this number: they may not move lessons already running.
+        if _live(subscriber) is None:
+            subscriber.send_time = send_time
+    else:
+        subscriber = get_or_create_subscriber(
+            phone.e164, send_time=send_time, time_zones=phone.time_zones
+        )
+    subscription = states.subscribe(subscriber, course, now, source="web")
+    if subscription.state is not State.PENDING:  # pragma: no cover - _blocked covers these
+        return Outcome.ALREADY
+    queue_message(
+        subscriber.phone,
+        MessageKind.CONFIRMATION_REQUEST,
+        course.message("confirmation_request"),
+        subscriber=subscriber,
+        subscription=subscription,
+    )
+    return Outcome.TEXTED
+
+
+def _blocked(subscriber: Subscriber, course: Course) -> Outcome | None:
+    if subscriber.status is SubscriberStatus.OPTED_OUT:
+        return Outcome.OPTED_OUT
+    if subscriber.status is SubscriberStatus.UNREACHABLE:
+        return Outcome.UNREACHABLE
+    existing = next((s for s in subscriber.subscriptions if s.course_id == course.id), None)
+    if existing is None:
+        return None
+    if existing.state in states.LIVE_STATES:
+        return Outcome.ALREADY
+    if existing.state is State.COMPLETED:
+        return Outcome.COMPLETED
+    return None
+
+
+def _live(subscriber: Subscriber) -> Subscription | None:
+    return next((s for s in subscriber.subscriptions if s.state in states.LIVE_STATES), None)

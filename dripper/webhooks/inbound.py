@@ -1,0 +1,73 @@
+"""An inbound text as Twilio posts it: read it, and store it once, before acting on it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from dripper.clock import now
+from dripper.extensions import db
+from dripper.models import Direction, Message, MessageKind, MessageStatus, Subscriber
+from dripper.phones import PhoneError, inbound_phone
+
+# Twilio message SIDs are "SM"/"MM" + 32 hex digits; anything SID-shaped up to the
+# column's width is accepted so a new prefix does not drop messages.
+_SID = re.compile(r"^[A-Za-z]{2}[0-9A-Za-z]{8,62}$")
+
+
+class MalformedWebhook(ValueError):
+    """A signed request that is not an inbound message we can store."""
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    sid: str
+    phone: str  # E.164
+    body: str
+
+
+def read_inbound(form: Mapping[str, str]) -> InboundSms:
+    """The fields we need from Twilio's form; raise ``MalformedWebhook`` when they're unusable."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    if not _SID.match(sid):
+        raise MalformedWebhook("missing or malformed MessageSid")
+    try:
+        phone = inbound_phone(form.get("From"))
+    except PhoneError as error:
+        raise MalformedWebhook(f"From is {error}") from None
+    # An MMS with only a picture has no Body; it is still a message from the person.
+    return InboundSms(sid=sid, phone=phone.e164, body=form.get("Body") or "")
+
+
+def store_inbound(sms: InboundSms) -> Message | None:
+    """Store and commit the message; ``None`` when this MessageSid was stored before.
+
+    Committed on its own, before it is acted on, so the record survives whatever the
+    handling does, and a retry racing this one meets the unique provider_sid.
+    """
+    if db.session.scalar(select(Message.id).where(Message.provider_sid == sms.sid)) is not None:
+        return None
+    received_at = now()
+    message = Message(
+        direction=Direction.INBOUND,
+        kind=MessageKind.REPLY,
+        status=MessageStatus.RECEIVED,
+        provider_sid=sms.sid,
+        phone=sms.phone,
+        body=sms.body,
+        subscriber_id=db.session.scalar(select(Subscriber.id).where(Subscriber.phone == sms.phone)),
+        created_at=received_at,
+        status_at=received_at,
+    )
+    db.session.add(message)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same MessageSid committed by a concurrent retry between our check and insert.
+        db.session.rollback()
+        return None
+    return message
