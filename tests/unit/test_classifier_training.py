@@ -1,0 +1,197 @@
+"""Training, saving, loading and evaluating the reply model, on small corpora made here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dripper.readiness.classifier import (
+    Classifier,
+    EvaluationReport,
+    evaluate,
+    evaluate_keyword_baseline,
+    train,
+)
+from dripper.readiness.labels import ReplyLabel
+from dripper.readiness.model import TrainedModel, read_corpus
+
+# Three phrasings per label; the corpus writers' files are much larger, these only exercise code.
+_ROWS = {
+    ReplyLabel.ENGAGED: [
+        "I tried it and it worked",
+        "thanks, that helped a lot",
+        "will try tonight",
+    ],
+    ReplyLabel.RESISTANT: ["he won't listen", "this won't work on my dad", "nothing changes him"],
+    ReplyLabel.OVERWHELMED: ["I'm so tired of all this", "too much on my plate", "exhausted"],
+    ReplyLabel.AMBIVALENT: ["maybe, not sure", "I guess I could but idk", "part of me wants to"],
+    ReplyLabel.NEUTRAL: ["ok", "got it", "k"],
+    ReplyLabel.CRISIS: ["he hit me again", "she wants to die", "pills saved up"],
+    ReplyLabel.OPT_OUT: ["stop texting me", "remove me from this", "no more messages"],
+    ReplyLabel.HELP: ["what is this", "who is this", "how does this work"],
+    ReplyLabel.PAUSE: ["take a break", "hold off a week", "pause for now"],
+    ReplyLabel.MORE: ["send another", "next one please", "more please"],
+    ReplyLabel.RESCHEDULE: ["evenings are better", "text me at 7pm", "mornings please"],
+}
+_TEST = {
+    ReplyLabel.ENGAGED: "it worked, thanks",
+    ReplyLabel.RESISTANT: "he just won't",
+    ReplyLabel.OVERWHELMED: "so exhausted",
+    ReplyLabel.AMBIVALENT: "not sure, maybe",
+    ReplyLabel.NEUTRAL: "ok got it",
+    ReplyLabel.CRISIS: "he hit me",
+    ReplyLabel.OPT_OUT: "stop texting me please",
+    ReplyLabel.HELP: "what is this?",
+    ReplyLabel.PAUSE: "can we take a break",
+    ReplyLabel.MORE: "send another one",
+    ReplyLabel.RESCHEDULE: "text me in the evening",
+}
+
+
+def _csv(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    lines = ["text,label,split"]
+    for label, texts in _ROWS.items():
+        lines += [f"{_csv(t)},{label.value},train" for t in texts]
+    lines += [f"{_csv(t)},{label.value},test" for label, t in _TEST.items()]
+    (tmp_path / "small.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_training_is_reproducible(corpus: Path) -> None:
+    first, second = train(corpus, seed=0), train(corpus, seed=0)
+    assert first.metadata == second.metadata
+    np.testing.assert_array_equal(first.word.weights, second.word.weights)
+    np.testing.assert_array_equal(first.char.weights, second.char.weights)
+    for text in ["he won't listen to me", "ok", "🙏"]:
+        assert first.probabilities(text) == second.probabilities(text)
+    assert evaluate(corpus).format() == evaluate(corpus).format()
+
+
+def test_training_never_sees_test_rows(corpus: Path) -> None:
+    model = train(corpus)
+    assert model.metadata["rows"] == sum(len(texts) for texts in _ROWS.values())
+
+
+def test_a_saved_model_loads_with_the_same_answers(corpus: Path, tmp_path: Path) -> None:
+    path = tmp_path / "models" / "reply.joblib"
+    trained = train(corpus, out=path)
+    loaded = Classifier.load(path)
+    for text in ["he won't listen to me", "I tried it", "stop it already"]:
+        assert loaded.model.probabilities(text) == trained.probabilities(text)
+    assert loaded.model.metadata == trained.metadata
+
+
+def test_a_missing_or_broken_model_file_falls_back_to_training(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.joblib"
+    broken.write_bytes(b"not a model")
+    for path in [tmp_path / "absent.joblib", broken]:
+        assert Classifier.load(path).classify("STOP").label is ReplyLabel.OPT_OUT
+
+
+def test_fast_inference_matches_scikit_learn(corpus: Path) -> None:
+    # The worker scores replies without scikit-learn; it must agree with it to float precision.
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from dripper.readiness import model as m
+
+    rows = [(e.text, e.label) for e in read_corpus(corpus) if e.split == "train"]
+    texts = [m.model_text(t) for t, _ in rows]
+    word = TfidfVectorizer(analyzer=m.word_features, sublinear_tf=True)
+    char = TfidfVectorizer(analyzer=m.char_features, sublinear_tf=True, min_df=m.CHAR_MIN_DF)
+    x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    clf = LogisticRegression(C=m.C, class_weight=m.CLASS_WEIGHT, max_iter=m.MAX_ITER).fit(
+        x, [lbl.value for _, lbl in rows]
+    )
+    ours = train(corpus)
+    probe = ["he won't listen to me", "so tired", "STOP!!", "🙏 thanks", "zzz"]
+    xp = hstack(
+        [
+            word.transform([m.model_text(t) for t in probe]),
+            char.transform([m.model_text(t) for t in probe]),
+        ]
+    )
+    expected = clf.predict_proba(xp)
+    got = np.array([ours.probability_vector(t) for t in probe])
+    assert [lbl.value for lbl in ours.labels] == list(clf.classes_)
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+def test_admin_corrections_are_learnt_and_remembered(corpus: Path) -> None:
+    text = "my cat walked on the keyboard"
+    before = Classifier(train(corpus)).classify(text)
+    corrected = Classifier(train(corpus, extra=[(text, "neutral")])).classify(text)
+    assert corrected.label is ReplyLabel.NEUTRAL
+    assert corrected.confidence == 1.0
+    assert before.rule != "correction"
+
+
+def test_a_correction_of_a_test_row_does_not_leak_into_the_score(corpus: Path) -> None:
+    leaked = evaluate(corpus, extra=[(_TEST[ReplyLabel.RESISTANT], "resistant")])
+    clean = evaluate(corpus)
+    assert leaked.n_train == clean.n_train
+
+
+def test_evaluate_reports_every_label(corpus: Path) -> None:
+    report = evaluate(corpus)
+    assert isinstance(report, EvaluationReport)
+    assert set(report.labels) == set(ReplyLabel)
+    for label in ReplyLabel:
+        score = report.scores[label]
+        assert 0.0 <= score.precision <= 1.0 and 0.0 <= score.recall <= 1.0
+        assert score.support == 1
+    assert 0.0 <= report.macro_f1 <= 1.0
+    assert sum(map(sum, report.confusion)) == report.n_test == len(_TEST)
+    table = report.format()
+    for label in ReplyLabel:
+        assert label.value in table
+    assert "macro-F1" in table and "confusion" in table
+
+
+def test_keyword_baseline_is_scored_on_the_same_rows(corpus: Path) -> None:
+    report = evaluate_keyword_baseline(corpus)
+    assert report.n_test == len(_TEST)
+    assert report.name == "keyword baseline"
+
+
+def test_half_written_corpus_files_are_tolerated(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(
+        "text,label,split\n"
+        '"fine row",engaged,train\n'
+        '"unknown label",furious,train\n'
+        '"no split",neutral,\n'
+        '"bad split",neutral,validation\n'
+        ",neutral,train\n"
+        '"torn row",resis',
+        encoding="utf-8",
+    )
+    (tmp_path / "b.csv").write_text("", encoding="utf-8")
+    (tmp_path / "c.csv").write_text('text,label\n"no split column",neutral\n', encoding="utf-8")
+    examples = read_corpus(tmp_path)
+    assert [(e.text, e.label, e.split) for e in examples] == [
+        ("fine row", ReplyLabel.ENGAGED, "train")
+    ]
+
+
+def test_training_on_nothing_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        train(tmp_path)
+
+
+def test_model_file_is_plain_data(corpus: Path, tmp_path: Path) -> None:
+    # A worker must not need scikit-learn to load it: no estimator objects inside.
+    path = tmp_path / "m.joblib"
+    train(corpus, out=path)
+    import joblib
+
+    payload = joblib.load(path)
+    assert "sklearn" not in repr(type(payload))
+    assert isinstance(TrainedModel.load(path), TrainedModel)
