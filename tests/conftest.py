@@ -153,3 +153,6 @@ def course(app: Flask) -> Any:
     from dripper.models import Course
 
     return db.session.scalar(sa.select(Course))
+
+
+pytest_plugins = ["fixtures_twilio"]  # twilio_server: the fake Twilio API

@@ -33,7 +33,9 @@ NOW = datetime(2026, 6, 2, 10, 0, tzinfo=NEW_YORK)
 
 @pytest.fixture
 def subscription(app, course):
-    subscriber = Subscriber(phone="+12125550123", time_zones=["America/New_York"], send_time=time(9))
+    subscriber = Subscriber(
+        phone="+12125550123", time_zones=["America/New_York"], send_time=time(9)
+    )
     db.session.add(subscriber)
     sub = states.subscribe(subscriber, course, NOW - timedelta(days=3))
     states.confirm(sub, NOW - timedelta(days=3))
@@ -66,37 +68,49 @@ def test_engaged_neutral_and_ambivalent_replies_get_the_next_lesson_tomorrow(sub
 
 
 def test_resistant_reply_is_acknowledged_once_and_the_next_lesson_waits_two_days(subscription):
-    answer = pacing.apply(subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW)
+    answer = pacing.apply(
+        subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW
+    )
     assert answer.message == "resistant_ack"
     assert local(subscription.next_send_at) == datetime(2026, 6, 4, 9, 0, tzinfo=NEW_YORK)
     assert subscription.state is SubscriptionState.ACTIVE
 
 
 def test_two_resistant_replies_in_a_row_offer_the_next_lesson_after_three_days(subscription):
-    pacing.apply(subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW)
+    pacing.apply(
+        subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW
+    )
     later = NOW + timedelta(hours=2)
-    pacing.apply(subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=later)
+    pacing.apply(
+        subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=later
+    )
     assert subscription.resistant_streak == 2
     assert subscription.next_action == NextAction.OFFER
     assert local(subscription.next_send_at) == datetime(2026, 6, 5, 9, 0, tzinfo=NEW_YORK)
 
 
 def test_an_engaged_reply_ends_a_resistant_streak(subscription):
-    pacing.apply(subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW)
+    pacing.apply(
+        subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW
+    )
     pacing.apply(subscription, reply(subscription), ReplyLabel.ENGAGED, needs_review=False, now=NOW)
     assert subscription.resistant_streak == 0
     assert subscription.next_action == NextAction.LESSON
 
 
 def test_overwhelmed_reply_is_acknowledged_and_lessons_hold_for_a_check_in(subscription):
-    answer = pacing.apply(subscription, reply(subscription), ReplyLabel.OVERWHELMED, needs_review=False, now=NOW)
+    answer = pacing.apply(
+        subscription, reply(subscription), ReplyLabel.OVERWHELMED, needs_review=False, now=NOW
+    )
     assert answer.message == "overwhelmed_ack"
     assert subscription.next_action == NextAction.CHECK_IN
     assert local(subscription.next_send_at) == datetime(2026, 6, 5, 9, 0, tzinfo=NEW_YORK)
 
 
 def test_low_confidence_takes_the_gentlest_pace_without_an_acknowledgement(subscription):
-    answer = pacing.apply(subscription, reply(subscription), ReplyLabel.ENGAGED, needs_review=True, now=NOW)
+    answer = pacing.apply(
+        subscription, reply(subscription), ReplyLabel.ENGAGED, needs_review=True, now=NOW
+    )
     assert answer.message is None
     assert local(subscription.next_send_at) == datetime(2026, 6, 4, 9, 0, tzinfo=NEW_YORK)
 
@@ -144,5 +158,7 @@ def test_silence_slows_the_pace_then_checks_in(subscription):
 
 def test_a_course_can_override_the_pacing(subscription):
     subscription.course.pacing = {**subscription.course.pacing, "resistant_days": 4}
-    pacing.apply(subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW)
+    pacing.apply(
+        subscription, reply(subscription), ReplyLabel.RESISTANT, needs_review=False, now=NOW
+    )
     assert local(subscription.next_send_at) == datetime(2026, 6, 6, 9, 0, tzinfo=NEW_YORK)

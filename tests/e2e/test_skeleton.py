@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from conftest import LESSONS, TEST_REDIS_URL, make_config
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
@@ -17,8 +18,6 @@ from dripper.courses.spec import dump, load
 from dripper.courses.store import export_course, import_course
 from dripper.extensions import db
 from dripper.models import AuditEntry, Course, Lesson
-
-from conftest import LESSONS, TEST_REDIS_URL, make_config
 
 SHIPPED = LESSONS / "working-with-resistance.yaml"
 
@@ -64,10 +63,14 @@ def test_import_is_idempotent(app: Flask, runner: FlaskCliRunner) -> None:
     first = runner.invoke(args=["course", "import", str(LESSONS)])
     assert first.exit_code == 0, first.output
     assert "created with" in first.output
-    before = [(lesson.id, lesson.key, lesson.position) for lesson in db.session.scalars(sa.select(Lesson))]
+    before = [
+        (lesson.id, lesson.key, lesson.position) for lesson in db.session.scalars(sa.select(Lesson))
+    ]
     second = runner.invoke(args=["course", "import", str(LESSONS)])
     assert second.exit_code == 0 and "unchanged" in second.output
-    after = [(lesson.id, lesson.key, lesson.position) for lesson in db.session.scalars(sa.select(Lesson))]
+    after = [
+        (lesson.id, lesson.key, lesson.position) for lesson in db.session.scalars(sa.select(Lesson))
+    ]
     assert before == after
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 1
 
@@ -170,7 +173,9 @@ def test_admin_create_reads_the_password_from_stdin(app: Flask, runner: FlaskCli
 
     admin = db.session.scalar(sa.select(Admin))
     assert admin.email == "ops@example.org" and admin.password_hash.startswith(("scrypt", "pbkdf2"))
-    short = runner.invoke(args=["admin", "create", "x@example.org", "--password-stdin"], input="short\n")
+    short = runner.invoke(
+        args=["admin", "create", "x@example.org", "--password-stdin"], input="short\n"
+    )
     assert short.exit_code != 0 and "at least 12" in short.output
 
 
@@ -182,7 +187,11 @@ def test_sandbox_clock_moves_forward_for_every_process(app: Flask, runner: Flask
     # A second app on the same database (another process) sees the same time.
     other = create_app(dict(app.config.items()) | {"DATABASE_URL": app.config["DATABASE_URL"]})
     with other.app_context():
-        assert other.test_cli_runner().invoke(args=["clock", "show"]).output.startswith("2026-03-09T02:00")
+        assert (
+            other.test_cli_runner()
+            .invoke(args=["clock", "show"])
+            .output.startswith("2026-03-09T02:00")
+        )
     bad = runner.invoke(args=["clock", "advance", "soon"])
     assert bad.exit_code != 0 and "not a duration" in bad.output
 
@@ -191,7 +200,11 @@ def test_sandbox_clock_is_refused_outside_the_sandbox(database_url: str, tmp_pat
     app = create_app(make_config(database_url, tmp_path, DRIPPER_SANDBOX=False))
     with app.app_context():
         db.create_all()
-        for args in (["clock", "show"], ["clock", "advance", "1d"], ["clock", "set", "2026-01-01T00:00Z"]):
+        for args in (
+            ["clock", "show"],
+            ["clock", "advance", "1d"],
+            ["clock", "set", "2026-01-01T00:00Z"],
+        ):
             result = app.test_cli_runner().invoke(args=args)
             assert result.exit_code != 0 and "DRIPPER_SANDBOX=1" in result.output
         db.engine.dispose()

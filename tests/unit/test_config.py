@@ -75,7 +75,12 @@ def test_test_mapping_overrides_the_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DRIPPER_SANDBOX", "maybe"), ("SEND_RATE", "fast"), ("SEND_RATE", "0"), ("SMS_BACKEND", "pigeon")],
+    [
+        ("DRIPPER_SANDBOX", "maybe"),
+        ("SEND_RATE", "fast"),
+        ("SEND_RATE", "0"),
+        ("SMS_BACKEND", "pigeon"),
+    ],
 )
 def test_bad_values_are_named(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):

@@ -41,7 +41,7 @@ def test_curly_quote_is_named_with_its_replacement(course_data, tmp_path) -> Non
     course_data["lessons"][2]["text"] = "It\u2019s fine \u2014 really."
     (error,) = errors_for(course_data, tmp_path)
     assert "course.yaml: lesson 3 (" in error and ": text:" in error
-    assert "RIGHT SINGLE QUOTATION MARK" in error and "use \"'\"" in error
+    assert "RIGHT SINGLE QUOTATION MARK" in error and 'use "\'"' in error
     assert "EM DASH" in error and "use '-'" in error
 
 

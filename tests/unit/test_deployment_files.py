@@ -24,7 +24,9 @@ def compose() -> dict:
 def test_compose_runs_the_interface_processes() -> None:
     services = compose()["services"]
     assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services)
-    assert services["web"]["command"][:1] == ["gunicorn"] and "web:app" in services["web"]["command"]
+    assert (
+        services["web"]["command"][:1] == ["gunicorn"] and "web:app" in services["web"]["command"]
+    )
     assert services["worker"]["command"][:4] == ["celery", "-A", "worker", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "worker", "beat"]
     assert services["beat"]["deploy"]["replicas"] == 1
@@ -37,7 +39,9 @@ def test_compose_waits_for_healthy_services_and_the_migration() -> None:
         assert services[name]["healthcheck"]["test"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("web", "worker", "beat"):
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
 
 
 def test_compose_configures_every_interface_variable() -> None:
