@@ -27,4 +27,16 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()
+login.session_protection = "strong"
 limiter = Limiter(key_func=get_remote_address)
+
+
+@login.user_loader
+def load_admin(admin_id: str) -> object | None:
+    """The signed-in admin for Flask-Login, or None (a deleted admin is signed out)."""
+    from dripper.models import Admin
+
+    try:
+        return db.session.get(Admin, int(admin_id))
+    except ValueError:
+        return None

@@ -26,6 +26,8 @@ TASK_MODULES = ["dripper.drip.tasks", "dripper.sms.tasks", "dripper.readiness.ta
 #: Beat's schedule: the drip tick every minute (a short, idempotent sweep).
 BEAT_SCHEDULE = {
     "drip-tick": {"task": "dripper.drip.tick", "schedule": 60.0, "options": {"expires": 55}},
+    # Messages stored but never handed to a worker (the broker was down at commit).
+    "sms-sweep": {"task": "dripper.sms.sweep", "schedule": 60.0, "options": {"expires": 55}},
 }
 
 

@@ -113,12 +113,3 @@ def set_clock(when: datetime) -> None:
     from dripper.clock import sandbox_clock
 
     sandbox_clock().set(when)
-
-
-def ensure_user_loader() -> None:
-    """Flask-Login's template context needs a user loader; the admin package registers
-    the real one. Until it does, pages cannot render at all, so give it one here."""
-    from dripper.extensions import login
-
-    if getattr(login, "_user_callback", None) is None:
-        login.user_loader(lambda user_id: None)

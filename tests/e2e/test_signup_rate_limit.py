@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from inbound_support import NUMBER, ensure_user_loader, set_clock, webhook_config
+from inbound_support import NUMBER, set_clock, webhook_config
 
 from dripper.extensions import db
 from dripper.models import Direction, Message
@@ -31,7 +31,6 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _setup(app: Any, redis_client: redis_lib.Redis) -> None:
     """Flushes the test Redis (db 15) before and after, through the redis_client fixture."""
-    ensure_user_loader()
     set_clock(datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK))
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from inbound_support import NUMBER, Handset, ensure_user_loader, set_clock, webhook_config
+from inbound_support import NUMBER, Handset, set_clock, webhook_config
 
 from dripper.extensions import db
 from dripper.models import (
@@ -34,7 +34,6 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _pages(app: Any) -> None:
-    ensure_user_loader()
     set_clock(AFTERNOON)
 
 

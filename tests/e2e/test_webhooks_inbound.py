@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 from inbound_support import (
     NUMBER,
     PUBLIC_URL,
-    ensure_user_loader,
     inbound_params,
     new_sid,
     post_signed,
@@ -304,7 +303,6 @@ class TestWhenCsrfAndDefaultRateLimitsAreOn:
     def test_twilio_is_neither_asked_for_a_csrf_token_nor_rate_limited(
         self, app: Flask, client: FlaskClient, course: Any, redis_client: Any
     ) -> None:
-        ensure_user_loader()
         for _ in range(4):
             assert post_signed(client, PATH, inbound_params(NUMBER, "hi")).status_code == 200
         assert len(inbound_messages()) == 4

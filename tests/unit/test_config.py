@@ -102,6 +102,26 @@ def test_celery_shares_the_flask_config(tmp_path: Path) -> None:
     assert celery.conf.beat_schedule["drip-tick"]["schedule"] == 60.0
 
 
+def test_every_task_beat_schedules_is_one_a_worker_knows(tmp_path: Path) -> None:
+    app = create_app({"SECRET_KEY": "s", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    for name, entry in celery.conf.beat_schedule.items():
+        assert entry["task"] in celery.tasks, name
+        assert entry["options"]["expires"] < entry["schedule"], name
+
+
+def test_operational_settings_have_defaults_and_take_numbers_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    settings = load(tmp_path, environ={"SECRET_KEY": "k", "TWILIO_TIMEOUT": "4.5"})
+    assert settings["TWILIO_TIMEOUT"] == 4.5
+    assert settings["SEND_RATE_MAX_WAIT"] == 60.0
+    assert settings["SIGNUP_PHONE_LIMIT"] == "3/day"
+    with pytest.raises(ConfigError, match="TWILIO_TIMEOUT"):
+        load(tmp_path, environ={"SECRET_KEY": "k", "TWILIO_TIMEOUT": "soon"})
+
+
 def test_worker_and_web_build_the_same_app() -> None:
     import ast
 

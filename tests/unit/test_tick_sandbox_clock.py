@@ -11,19 +11,11 @@ from conftest import make_config
 from drip_support import add_person, record_sent
 from flask import Flask
 from flask.testing import FlaskClient
-from inbound_support import ensure_user_loader
 
 from dripper import create_app
 from dripper.clock import now, sandbox_clock
 from dripper.extensions import db
 from dripper.models import Course
-
-
-@pytest.fixture(autouse=True)
-def _pages_can_render() -> None:
-    # Flask-Login's template context needs a user loader; the admin package will
-    # register the real one.
-    ensure_user_loader()
 
 
 def test_the_clock_page_is_not_there_outside_the_sandbox(database_url: str, tmp_path: Path) -> None:
