@@ -123,6 +123,15 @@ def time_zones_for(number: str | PhoneNumber) -> list[str]:
     return known or [FALLBACK_TIME_ZONE]
 
 
+def region_of(e164: str) -> str | None:
+    """The number's country as an ISO 3166 code (``US``, ``GB``), or None when unknown."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except NumberParseException:
+        return None
+    return region if region and region != "ZZ" else None
+
+
 def display(e164: str) -> str:
     """A masked number for the person's own screen: ``+1 ••• 0123``."""
     try:

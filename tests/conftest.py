@@ -84,6 +84,31 @@ def database_url(database: str, tmp_path: Path, request: pytest.FixtureRequest) 
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+_trained_model: Path | None = None
+
+
+def trained_model(tmp_path: Path) -> Path:
+    """A copy, in ``tmp_path``, of a reply model trained once per test session.
+
+    Training from the corpus takes seconds; every test that classifies a reply would
+    otherwise pay for it. Each test gets its own copy, so one that retrains (with
+    corrections) changes nobody else's model.
+    """
+    global _trained_model
+    if _trained_model is None:
+        from dripper.readiness.classifier import train
+
+        shared = tmp_path.parent / "trained-reply-model.joblib"
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        if not shared.is_file():
+            train(out=shared)
+        _trained_model = shared
+    copy = tmp_path / "reply-model.joblib"
+    if not copy.exists():
+        copy.write_bytes(_trained_model.read_bytes())
+    return copy
+
+
 def make_config(database_url: str, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     """The settings a test app runs with; tests override what they need."""
     return {
@@ -96,7 +121,7 @@ def make_config(database_url: str, tmp_path: Path, **overrides: Any) -> dict[str
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
-        "CLASSIFIER_MODEL_PATH": str(tmp_path / "reply-model.joblib"),
+        "CLASSIFIER_MODEL_PATH": str(trained_model(tmp_path)),
         **overrides,
     }
 

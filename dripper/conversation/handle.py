@@ -9,6 +9,11 @@ Two rules sit above the dispatch: an opted-out number hears nothing except for
 START/UNSTOP (opt back in) and HELP (CTIA expects HELP to work whatever the status,
 and it is the person's own request, not marketing); and nothing is said twice to one
 inbound message (the outbox dedupes the answer).
+
+Free text from a subscriber goes through the reply classifier (``reply``): a
+plain-language command ("please stop texting me", "can we take a break for a week")
+is acted on like its keyword, and a readiness label goes to the pacing policy, which
+decides what happens next and whether a short acknowledgement is due.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import select
 
@@ -36,6 +41,8 @@ from dripper.models import (
     Subscription,
 )
 from dripper.models import SubscriptionState as State
+from dripper.readiness import pacing
+from dripper.readiness.labels import ReplyLabel
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +88,124 @@ def handle_inbound(message: Message) -> None:
     if _opted_out(subscriber) and (command is None or command.keyword not in HEARD_AFTER_OPT_OUT):
         log.info("message %s: the number opted out, so no answer", message.id)
         return
+    if subscriber is not None and subscriber.status is SubscriberStatus.UNREACHABLE:
+        # They just texted us, so the number takes texts after all (ported, or fixed).
+        states.mark_reachable(subscriber, inbound.now)
+        log.info("%s texted in: reachable again", mask_phone(message.phone))
     handler = HANDLERS[command.keyword] if command else free_text
     handler(inbound)
 
 
-def on_free_text(message: Message, subscription: Subscription) -> None:
-    """A reply that is no keyword: file it under the current lesson; the person is here.
+def reply(inbound: Inbound, subscription: Subscription) -> None:
+    """A reply in the person's own words: classify it, then act on what it means.
 
-    The one place free text goes, so the reply classifier is wired in here.
+    The one place free text goes. The label, its confidence and whether a person
+    should review it are stored on the message (the review queue reads them).
     """
+    from dripper.readiness.service import get_classifier
+
+    message = inbound.message
     message.subscription = subscription
     message.lesson = subscription.last_lesson
-    states.reply_received(subscription, now())
+    result = get_classifier().classify(message.body or "")
+    message.label = result.label
+    message.confidence = round(result.confidence, 4)
+    message.needs_review = result.needs_review
+    log.info(
+        "message %s: %s (%.2f, %s layer)",
+        message.id,
+        result.label.value,
+        result.confidence,
+        result.layer,
+    )
+    label = result.label
+    if label is ReplyLabel.CRISIS:
+        _crisis(inbound, subscription, message)
+        return
+    if inbound.command is None and label in COMMAND_LABELS:
+        # A plain-language command: acted on like its keyword.
+        return _plain_command(inbound, subscription, label, result.days, result.at)
+    if label in COMMAND_LABELS:
+        # A keyword that did not apply here (PAUSE while held, YES when nothing is
+        # pending): an answer like any other, with nothing to read into it.
+        label = ReplyLabel.NEUTRAL
+    answer = pacing.apply(
+        subscription, message, label, needs_review=result.needs_review, now=inbound.now
+    )
+    if answer.message:
+        _acknowledge(inbound, subscription, answer.message)
+
+
+#: Labels that ask for something, rather than say how ready a person is.
+COMMAND_LABELS = frozenset(
+    {
+        ReplyLabel.OPT_OUT,
+        ReplyLabel.HELP,
+        ReplyLabel.PAUSE,
+        ReplyLabel.MORE,
+        ReplyLabel.RESCHEDULE,
+    }
+)
+
+
+def _plain_command(
+    inbound: Inbound,
+    subscription: Subscription,
+    label: ReplyLabel,
+    days: int | None,
+    at: time | None,
+) -> None:
+    if label is ReplyLabel.OPT_OUT:
+        return stop(inbound)
+    if label is ReplyLabel.HELP:
+        return help_(inbound)
+    # Not counted as an answer to the lesson: its question still comes.
+    if subscription.state not in states.LIVE_STATES:
+        return None  # pending or finished: nothing to pause, speed up or move
+    if label is ReplyLabel.PAUSE:
+        return _pause(inbound, subscription, days or _default_pause_days(subscription))
+    if label is ReplyLabel.MORE:
+        return _more(inbound, subscription)
+    return _change_time(inbound, subscription, at)
+
+
+def _crisis(inbound: Inbound, subscription: Subscription, message: Message) -> None:
+    """The crisis response at once, lessons held, the team alerted (pacing does those).
+
+    A crisis reply that also asks us to stop ("stop texting me, I have pills saved
+    up") gets the crisis response and is then opted out, as asked.
+    """
+    answer = pacing.apply(
+        subscription, message, ReplyLabel.CRISIS, needs_review=True, now=inbound.now
+    )
+    if answer.message:
+        _send(inbound, answer.message, subscription)
+    if _asks_to_stop(message.body or ""):
+        current = _current_subscription(inbound.subscriber)
+        assert inbound.subscriber is not None
+        states.opt_out(inbound.subscriber, inbound.now)
+        log.info("%s opted out (with a crisis reply)", mask_phone(inbound.phone))
+        _send(inbound, "stop_confirmation", current, course=subscription.course)
+
+
+def _asks_to_stop(text: str) -> bool:
+    from dripper.readiness.rules import normalise_text, opt_out_rule
+
+    return opt_out_rule(normalise_text(text)) is not None
+
+
+def _acknowledge(inbound: Inbound, subscription: Subscription, name: str) -> None:
+    """One short acknowledgement of a reply, at most one of each kind per lesson."""
+    replies.send_keyed(
+        inbound.message,
+        MessageKind.ACKNOWLEDGEMENT,
+        subscription.course,
+        name,
+        dedupe_key=pacing.acknowledgement_key(subscription, name),
+        subscriber=subscription.subscriber,
+        subscription=subscription,
+    )
+    log.info("message %s answered with %s", inbound.message.id, name)
 
 
 # --- handlers: one per keyword, each small -------------------------------------------
@@ -168,7 +281,15 @@ def pause(inbound: Inbound) -> None:
         return _send(inbound, "pause_format", subscription)
     days = inbound.command.days or 1
     if normalise(inbound.message.body) == "PAUSE":
-        days = int(schedule.pacing(subscription.course, "pause_days"))  # type: ignore[call-overload]
+        days = _default_pause_days(subscription)
+    _pause(inbound, subscription, days)
+
+
+def _default_pause_days(subscription: Subscription) -> int:
+    return int(schedule.pacing(subscription.course, "pause_days"))  # type: ignore[call-overload]
+
+
+def _pause(inbound: Inbound, subscription: Subscription, days: int) -> None:
     try:
         resume_at = states.pause(subscription, days, inbound.now)
     except states.TransitionError:
@@ -192,13 +313,21 @@ def more(inbound: Inbound) -> None:
     subscription = _live_subscription(inbound.subscriber)
     if subscription is None:
         return free_text(inbound)
+    _more(inbound, subscription)
+
+
+def _more(inbound: Inbound, subscription: Subscription) -> None:
     try:
         at = states.request_more(subscription, inbound.now)
     except states.TransitionError:
         # HELD after a crisis reply: lessons wait for RESUME or the team.
         return free_text(inbound)
     if at is None:
-        _send(inbound, "more_limit", subscription)
+        return _send(inbound, "more_limit", subscription)
+    from dripper.drip.tasks import kick
+
+    kick(subscription.id)  # now, not at the next tick (if the window is open)
+    return None
 
 
 def change_time(inbound: Inbound) -> None:
@@ -206,7 +335,10 @@ def change_time(inbound: Inbound) -> None:
     subscription = _live_subscription(inbound.subscriber)
     if subscription is None or inbound.command is None:
         return free_text(inbound)
-    at = inbound.command.at
+    _change_time(inbound, subscription, inbound.command.at)
+
+
+def _change_time(inbound: Inbound, subscription: Subscription, at: time | None) -> None:
     if at is None:
         return _send(inbound, "time_format", subscription)
     opens, closes = schedule.window(subscription.course)
@@ -215,14 +347,37 @@ def change_time(inbound: Inbound) -> None:
         return _send(inbound, "time_window", subscription, opens=opens_at, closes=closes_at)
     states.change_time(subscription.subscriber, at, inbound.now)
     _send(inbound, "time_confirmation", subscription, send_time=schedule.describe_time(at))
+    return None
 
 
 def free_text(inbound: Inbound) -> None:
     """Anything else: a reply to the current lesson, or a join hint from a stranger."""
     subscription = _current_subscription(inbound.subscriber)
     if subscription is None:
+        return stranger(inbound)
+    reply(inbound, subscription)
+
+
+def stranger(inbound: Inbound) -> None:
+    """Text from a number in no course: a join hint, unless it reads as a crisis.
+
+    Someone in danger may text any number they find; they get the crisis lines
+    (never a sign-up pitch) and the team is alerted, as for a subscriber.
+    """
+    from dripper.readiness.service import get_classifier
+
+    result = get_classifier().classify(inbound.message.body or "")
+    if result.label is not ReplyLabel.CRISIS:
         return join_hint(inbound)
-    on_free_text(inbound.message, subscription)
+    inbound.message.label = result.label
+    inbound.message.confidence = round(result.confidence, 4)
+    inbound.message.needs_review = True
+    course = inbound.default_course
+    if course is None:
+        return None
+    _subscriber(inbound, course)
+    pacing.raise_alert(inbound.message, None, inbound.now)
+    return _send(inbound, "crisis_response", course=course)
 
 
 def join_hint(inbound: Inbound) -> None:

@@ -7,7 +7,9 @@ GSM-7 default here, so a course can override them without a code change.
 
 from __future__ import annotations
 
+from dripper.courses.spec import COUNTRY_MESSAGES
 from dripper.models import Course, Message, MessageKind, Subscriber, Subscription
+from dripper.phones import region_of
 from dripper.sms.outbox import queue_message
 
 #: Answers a course file may word itself (under ``messages:``); these are the defaults.
@@ -31,9 +33,17 @@ DEFAULT_TEXTS = {
 }
 
 
-def text(course: Course, name: str, **values: str) -> str:
-    """The course's wording of a system message, or our default, with values filled in."""
-    template = (course.messages or {}).get(name) or DEFAULT_TEXTS[name]
+def text(course: Course, name: str, *, phone: str | None = None, **values: str) -> str:
+    """The course's wording of a system message, or our default, with values filled in.
+
+    Messages that differ by country (the crisis lines) use the course's wording for the
+    country of ``phone`` when it has one (``crisis_response_GB``).
+    """
+    messages = course.messages or {}
+    template = None
+    if name in COUNTRY_MESSAGES and phone and (region := region_of(phone)):
+        template = messages.get(f"{name}_{region}")
+    template = template or messages.get(name) or DEFAULT_TEXTS[name]
     return template.format(**values)
 
 
@@ -55,8 +65,30 @@ def send(
     return queue_message(
         inbound.phone,
         kind,
-        text(course, name, **values),
+        text(course, name, phone=inbound.phone, **values),
         subscriber=subscriber,
         subscription=subscription,
         dedupe_key=key,
+    )
+
+
+def send_keyed(
+    inbound: Message,
+    kind: MessageKind,
+    course: Course,
+    name: str,
+    *,
+    dedupe_key: str,
+    subscriber: Subscriber | None = None,
+    subscription: Subscription | None = None,
+    **values: str,
+) -> Message:
+    """Queue an answer that is said at most once per ``dedupe_key`` (e.g. once a lesson)."""
+    return queue_message(
+        inbound.phone,
+        kind,
+        text(course, name, phone=inbound.phone, **values),
+        subscriber=subscriber,
+        subscription=subscription,
+        dedupe_key=dedupe_key,
     )

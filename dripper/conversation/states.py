@@ -136,9 +136,20 @@ def mark_unreachable(subscriber: Subscriber, reason: str) -> None:
             _schedule(subscription, None, None)
 
 
+def mark_reachable(subscriber: Subscriber, now: datetime) -> None:
+    """An unreachable number texted in: it takes texts after all; courses carry on."""
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.unreachable_reason = None
+    for subscription in subscriber.subscriptions:
+        if subscription.state in SCHEDULED_STATES and subscription.next_send_at is None:
+            _schedule(subscription, NextAction.LESSON, next_lesson_slot(subscription, now, days=0))
+
+
 def pause(subscription: Subscription, days: int, now: datetime) -> datetime:
-    """PAUSE n: lessons held for n days; returns when they resume."""
-    if subscription.state not in LIVE_STATES:
+    """PAUSE n: lessons held for n days; returns when they resume.
+
+    Not while held after a crisis reply: a pause would end the hold when it runs out."""
+    if subscription.state not in LIVE_STATES - {State.HELD}:
         raise TransitionError(f"cannot pause a subscription that is {subscription.state}")
     resume_at = next_lesson_slot(subscription, now, days=days)
     subscription.state = State.PAUSED

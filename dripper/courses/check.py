@@ -11,6 +11,7 @@ from dripper.conversation.keywords import STOP_WORDS, normalise
 from dripper.courses import gsm
 from dripper.courses.spec import (
     CLOCK,
+    COUNTRY_MESSAGES,
     KEYWORD,
     MESSAGE_PLACEHOLDERS,
     PACING_DEFAULTS,
@@ -18,6 +19,7 @@ from dripper.courses.spec import (
     SLUG,
     CourseFileError,
     CourseSpec,
+    base_message,
     load,
 )
 
@@ -130,10 +132,18 @@ def check_spec(spec: CourseSpec, path: str = "<course>") -> list[Problem]:
             add(f"messages: {name}", "required message is missing")
     for name, text in spec.messages.items():
         where = f"messages: {name}"
-        if name not in MESSAGE_PLACEHOLDERS:
-            add(where, "unknown message; known: " + ", ".join(MESSAGE_PLACEHOLDERS))
+        base = base_message(name)
+        if base not in MESSAGE_PLACEHOLDERS:
+            add(
+                where,
+                "unknown message; known: "
+                + ", ".join(MESSAGE_PLACEHOLDERS)
+                + " (and per country: "
+                + ", ".join(f"{n}_GB" for n in sorted(COUNTRY_MESSAGES))
+                + ")",
+            )
             continue
-        found, wanted = _placeholders(text), MESSAGE_PLACEHOLDERS[name]
+        found, wanted = _placeholders(text), MESSAGE_PLACEHOLDERS[base]
         for missing in sorted(wanted - found):
             add(where, f"must contain the placeholder {{{missing}}}")
         for extra in sorted(found - wanted):

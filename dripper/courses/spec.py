@@ -47,6 +47,20 @@ MESSAGE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "next_offer": frozenset(),
 }
 
+#: Messages a course may word per country, as ``<name>_<ISO country>`` (``crisis_response_GB``);
+#: a person whose number is from that country gets that wording.
+COUNTRY_MESSAGES = frozenset({"crisis_response"})
+_COUNTRY_VARIANT = re.compile(r"^(?P<base>[a-z_]+)_(?P<country>[A-Z]{2})$")
+
+
+def base_message(name: str) -> str:
+    """The message a name words: itself, or the base of a per-country variant."""
+    match = _COUNTRY_VARIANT.match(name)
+    if match and match["base"] in COUNTRY_MESSAGES:
+        return match["base"]
+    return name
+
+
 #: The longest each placeholder gets when sent, to count segments honestly.
 PLACEHOLDER_LONGEST = {
     "first_lesson": "tomorrow at 12:30 PM",

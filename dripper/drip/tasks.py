@@ -34,6 +34,7 @@ from dripper.models import (
     Subscription,
 )
 from dripper.models import SubscriptionState as State
+from dripper.readiness import pacing
 from dripper.sms.outbox import queue_message
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class Outcome(enum.StrEnum):
     QUIET_HOURS = "quiet_hours"  # moved to the next opening of the window
     DUPLICATE = "duplicate"  # a racing run wrote it first
     UNKNOWN_ACTION = "unknown_action"
+    CHECK_IN = "check_in"  # asked whether to go on (after overwhelm or silence)
+    OFFER = "offer"  # the next lesson offered, not pushed
+    DORMANT = "dormant"  # no answer: nothing more until they text
 
 
 def lesson_key(subscription_id: int, lesson_id: int, kind: str) -> str:
@@ -113,6 +117,11 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
         return Outcome.COMPLETED
     if _question_went_unanswered(subscription):
         subscription.unanswered_questions = (subscription.unanswered_questions or 0) + 1
+    if pacing.silent_too_long(subscription):
+        # Several questions in a row went unanswered: ask once, then leave them be.
+        _queue_check_in(subscription, now)
+        states.go_dormant(subscription)
+        return Outcome.CHECK_IN
     queue_message(
         subscriber.phone,
         MessageKind.LESSON,
@@ -144,15 +153,84 @@ def _send_question(subscription: Subscription, now: datetime) -> Outcome:
             dedupe_key=lesson_key(subscription.id, lesson.id, "question"),
         )
         outcome = Outcome.QUESTION
-    states.question_done(subscription, now, gap_days=1)
+    # Silence is information too: after unanswered questions, lessons come less often.
+    states.question_done(subscription, now, gap_days=pacing.gap_after_question(subscription))
     return outcome
 
 
-#: What the send does for each ``next_action``. Readiness pacing (check-ins, offers)
-#: adds its own entries here.
+def _occasion_key(subscription: Subscription, kind: str) -> str:
+    """One message per scheduled occasion: the same claim run twice writes it once."""
+    due = subscription.next_send_at
+    stamp = due.strftime("%Y%m%dT%H%M%S") if due else "now"
+    return f"sub:{subscription.id}:{kind}:{stamp}"
+
+
+def _queue_check_in(subscription: Subscription, now: datetime) -> None:
+    subscriber = subscription.subscriber
+    queue_message(
+        subscriber.phone,
+        MessageKind.CHECK_IN,
+        subscription.course.message("check_in"),
+        subscriber=subscriber,
+        subscription=subscription,
+        dedupe_key=_occasion_key(subscription, "check_in"),
+    )
+    subscription.unanswered_check_ins = (subscription.unanswered_check_ins or 0) + 1
+
+
+def _send_check_in(subscription: Subscription, now: datetime) -> Outcome:
+    """Lessons were held after an overwhelmed reply: ask whether to go on (NEXT) or pause.
+
+    Unanswered, it is asked once more a week later; after that, nothing until they
+    text. Never two check-ins waiting unanswered at once.
+    """
+    if subscription.state is State.PAUSED:
+        states.resume(subscription, now)  # a pause ran out meanwhile: lessons, not a check-in
+        return _send_lesson(subscription, now)
+    _queue_check_in(subscription, now)
+    if subscription.unanswered_check_ins >= 2:
+        states.go_dormant(subscription)
+    else:
+        repeat = int(schedule.pacing(subscription.course, "check_in_repeat_days"))  # type: ignore[call-overload]
+        at = schedule.next_daily_slot(
+            subscription.subscriber, subscription.course, now, days=repeat
+        )
+        states.wait_for_reply(subscription, at, NextAction.CHECK_IN)
+    return Outcome.CHECK_IN
+
+
+def _send_offer(subscription: Subscription, now: datetime) -> Outcome:
+    """After pushback twice in a row: the next lesson is offered ("reply NEXT"), not sent."""
+    if subscription.state is State.PAUSED:
+        states.resume(subscription, now)
+    subscriber = subscription.subscriber
+    queue_message(
+        subscriber.phone,
+        MessageKind.OFFER,
+        subscription.course.message("next_offer"),
+        subscriber=subscriber,
+        subscription=subscription,
+        dedupe_key=_occasion_key(subscription, "offer"),
+    )
+    wait = int(schedule.pacing(subscription.course, "offer_wait_days"))  # type: ignore[call-overload]
+    until = schedule.next_daily_slot(subscriber, subscription.course, now, days=wait)
+    states.wait_for_reply(subscription, until, NextAction.OFFER_EXPIRES)
+    return Outcome.OFFER
+
+
+def _offer_expires(subscription: Subscription, now: datetime) -> Outcome:
+    """No NEXT (and no reply) within the wait: nothing more until they text."""
+    states.go_dormant(subscription)
+    return Outcome.DORMANT
+
+
+#: What the send does for each ``next_action``.
 ACTIONS: dict[str, Callable[[Subscription, datetime], Outcome]] = {
     NextAction.LESSON: _send_lesson,
     NextAction.QUESTION: _send_question,
+    NextAction.CHECK_IN: _send_check_in,
+    NextAction.OFFER: _send_offer,
+    NextAction.OFFER_EXPIRES: _offer_expires,
 }
 
 

@@ -115,9 +115,14 @@ def _lesson_at(subscription: Subscription, at: datetime) -> None:
     states._schedule(subscription, NextAction.LESSON, at)
 
 
+def acknowledgement_key(subscription: Subscription, kind: str) -> str:
+    """The dedupe key of an acknowledgement: one of each kind per lesson."""
+    return f"sub:{subscription.id}:lesson:{subscription.last_lesson_id}:{kind}"
+
+
 def _acknowledged(subscription: Subscription, kind: str) -> bool:
     """One acknowledgement per lesson at most: a second would be pressure."""
-    key = f"sub:{subscription.id}:lesson:{subscription.last_lesson_id}:{kind}"
+    key = acknowledgement_key(subscription, kind)
     return db.session.query(Message.id).filter(Message.dedupe_key == key).first() is not None
 
 
@@ -147,20 +152,27 @@ def _overwhelmed(subscription: Subscription, message: Message, now: datetime) ->
 
 def _crisis(subscription: Subscription, message: Message, now: datetime) -> Reply:
     """Hold everything, record an open alert, tell the team; the reply is the crisis response."""
-    states.hold(subscription)
+    if subscription.state in states.LIVE_STATES:
+        states.hold(subscription)
+    raise_alert(message, subscription, now)
+    return Reply("crisis_response")
+
+
+def raise_alert(message: Message, subscription: Subscription | None, now: datetime) -> Alert:
+    """An open crisis alert for the team: recorded, logged at warning, POSTed after commit."""
     alert = Alert(kind="crisis", subscription=subscription, message=message, created_at=now)
     db.session.add(alert)
     db.session.flush()
     log.warning(
         "crisis reply from %s (subscription %s): lessons held, alert %s open",
         mask_phone(message.phone),
-        subscription.id,
+        subscription.id if subscription else "none",
         alert.id,
     )
     from dripper.readiness.tasks import notify_admins
 
     enqueue_after_commit(notify_admins, alert.id)
-    return Reply("crisis_response")
+    return alert
 
 
 def gap_after_question(subscription: Subscription) -> int:
