@@ -126,9 +126,14 @@ def time_zones_for(number: str | PhoneNumber) -> list[str]:
 def region_of(e164: str) -> str | None:
     """The number's country as an ISO 3166 code (``US``, ``GB``), or None when unknown."""
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+        number = phonenumbers.parse(e164, None)
     except NumberParseException:
         return None
+    # A range newer than the metadata has no region of its own; its calling code still
+    # names the main country (+44: GB).
+    region = phonenumbers.region_code_for_number(number) or (
+        phonenumbers.region_code_for_country_code(number.country_code)
+    )
     return region if region and region != "ZZ" else None
 
 

@@ -37,6 +37,12 @@ def main() -> int:
     instance.mkdir(exist_ok=True)
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True)
     subprocess.run([*flask, "course", "import", "lessons/"], cwd=ROOT, env=env, check=True)
+    model = Path(env.get("CLASSIFIER_MODEL_PATH") or instance / "reply-model.joblib")
+    corpus = ROOT / "dripper" / "readiness" / "corpus"
+    newest = max(path.stat().st_mtime for path in corpus.iterdir())
+    if not model.is_file() or model.stat().st_mtime < newest:
+        # Replies are classified in the web request: the model must exist before the first one.
+        subprocess.run([*flask, "classifier", "train"], cwd=ROOT, env=env, check=True)
 
     processes = {
         "web": [*flask, "run", "--port", PORT, "--host", "127.0.0.1"],

@@ -175,3 +175,17 @@ def test_segment_counting(text: str, encoding: str, segments: int) -> None:
 def test_accented_letter_outside_gsm7_offers_the_bare_letter() -> None:
     (offender,) = non_gsm7("ê")
     assert offender.replacement == "e"
+
+
+def test_the_crisis_response_may_be_worded_per_country(course_data, tmp_path) -> None:
+    course_data["messages"]["crisis_response_GB"] = "In danger, call 999. Samaritans: 116 123."
+    assert errors_for(course_data, tmp_path) == []
+
+    course_data["messages"]["crisis_response_GB"] = "Call 999 \u2014 now."
+    (error,) = errors_for(course_data, tmp_path)
+    assert "messages: crisis_response_GB" in error and "EM DASH" in error
+
+    del course_data["messages"]["crisis_response_GB"]
+    course_data["messages"]["help_GB"] = "Help for the UK."
+    (error,) = errors_for(course_data, tmp_path)
+    assert "messages: help_GB" in error and "unknown message" in error
