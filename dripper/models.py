@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -26,8 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dripper.extensions import db
+from dripper.extensions import Base, db
 from dripper.readiness.labels import ReplyLabel
+
+if TYPE_CHECKING:
+    Model = Base  # what db.Model is to a type checker
+else:
+    Model = db.Model
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -163,7 +168,7 @@ class AlertStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
-class Course(db.Model):
+class Course(Model):
     """A sequence of lessons with its own keyword, system messages and pacing."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -189,7 +194,7 @@ class Course(db.Model):
         return self.messages[name].format(**values)
 
 
-class Lesson(db.Model):
+class Lesson(Model):
     """One day's text and its reflection question. Deleting archives, so history keeps it."""
 
     __table_args__ = (UniqueConstraint("course_id", "key"),)
@@ -206,7 +211,7 @@ class Lesson(db.Model):
     course: Mapped[Course] = relationship(foreign_keys=[course_id])
 
 
-class Subscriber(db.Model):
+class Subscriber(Model):
     """A phone number and what we know about when it may be texted."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -228,7 +233,7 @@ class Subscriber(db.Model):
         return self.status is SubscriberStatus.ACTIVE
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     """A subscriber's journey through one course: state, cursor, schedule and readiness.
 
     The cursor is the set of lessons already sent (their outbound messages), so a
@@ -273,7 +278,7 @@ class Subscription(db.Model):
     last_lesson: Mapped[Lesson | None] = relationship()
 
 
-class Message(db.Model):
+class Message(Model):
     """Every text in either direction, stored before it is acted on or sent.
 
     ``dedupe_key`` is unique: an outbound lesson, question or check-in is written once
@@ -311,7 +316,7 @@ class Message(db.Model):
     lesson: Mapped[Lesson | None] = relationship()
 
 
-class DeliveryFailure(db.Model):
+class DeliveryFailure(Model):
     """A send that gave up after its retries; an admin can replay it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,7 +328,7 @@ class DeliveryFailure(db.Model):
     message: Mapped[Message] = relationship()
 
 
-class Alert(db.Model):
+class Alert(Model):
     """Something a person on the team must look at (a crisis reply)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -340,7 +345,7 @@ class Alert(db.Model):
     message: Mapped[Message | None] = relationship()
 
 
-class TrainingExample(db.Model):
+class TrainingExample(Model):
     """An admin's correction of a reply's label, kept for the next training run."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -350,7 +355,7 @@ class TrainingExample(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Admin(db.Model):
+class Admin(Model):
     """A person who edits courses and reads the console."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -368,7 +373,7 @@ class Admin(db.Model):
         return str(self.id)
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """Who changed what, for every admin edit (and the course importer)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -380,7 +385,7 @@ class AuditEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Setting(db.Model):
+class Setting(Model):
     """Small shared values every process must see (the sandbox clock's offset)."""
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

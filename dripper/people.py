@@ -49,6 +49,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _label(message: Message) -> str | None:
+    label = message.reviewed_label or message.label
+    return label.value if label is not None else None
+
+
 def export(subscriber: Subscriber) -> dict[str, Any]:
     """Everything stored about a person, as they would ask to see it."""
     messages = db.session.scalars(
@@ -81,9 +86,7 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
                 "body": m.body,
                 "status": m.status.value,
                 "created_at": _iso(m.created_at),
-                "label": (m.reviewed_label or m.label).value
-                if (m.reviewed_label or m.label)
-                else None,
+                "label": _label(m),
             }
             for m in messages
         ],

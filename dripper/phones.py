@@ -132,7 +132,7 @@ def region_of(e164: str) -> str | None:
     # A range newer than the metadata has no region of its own; its calling code still
     # names the main country (+44: GB).
     region = phonenumbers.region_code_for_number(number) or (
-        phonenumbers.region_code_for_country_code(number.country_code)
+        phonenumbers.region_code_for_country_code(number.country_code or 0)
     )
     return region if region and region != "ZZ" else None
 
