@@ -54,7 +54,7 @@ MAX_PAUSE_DAYS = 90
 # curly quotes phones substitute for straight ones.
 _WRAPPING = string.punctuation + "\u2018\u2019\u201c\u201d\u00a1\u00bf \t\r\n\u00a0"
 _PAUSE = re.compile(r"^PAUSE\s+(\d{1,3})(?:\s*(?:D|DAY|DAYS))?$")
-_TIME = re.compile(r"^TIME\s+(.+)$")
+_TIME = re.compile(r"^TIME(?:\s+(.+))?$")
 _CLOCK = re.compile(
     r"^(?P<hour>\d{1,2})(?:\s*[:.h]\s*(?P<minute>\d{2}))?\s*(?P<ampm>A\.?M\.?|P\.?M\.?|A|P)?$"
 )
@@ -115,8 +115,22 @@ def parse_command(text: str, course_keywords: frozenset[str] = frozenset()) -> C
             return Command(Keyword.PAUSE, "PAUSE", error=f"a pause is 1 to {MAX_PAUSE_DAYS} days")
         return Command(Keyword.PAUSE, "PAUSE", days=days)
     if match := _TIME.match(word):
-        at = parse_clock(match[1])
-        if at is None:
-            return Command(Keyword.TIME, "TIME", error="a time like 7pm or 19:30")
-        return Command(Keyword.TIME, "TIME", at=at)
+        argument = match[1] or ""
+        at = parse_clock(argument) if argument else None
+        if at is not None:
+            return Command(Keyword.TIME, "TIME", at=at)
+        if _is_sentence(argument):
+            # "time to let go of trying to fix him" is a reply, not a botched TIME command.
+            return None
+        return Command(Keyword.TIME, "TIME", error="a time like 7pm or 19:30")
     return None
+
+
+def _is_sentence(argument: str) -> bool:
+    """Whether the words after "TIME" read as ordinary text rather than an attempt at a time.
+
+    A bare "TIME", an argument with a digit ("25:00", "7:75pm") or a single word ("soon") is
+    taken as a try at the keyword, so the reply can say how to write it. Two or more words with
+    no digit ("to let go i guess") are free text.
+    """
+    return not any(ch.isdigit() for ch in argument) and len(argument.split()) >= 2

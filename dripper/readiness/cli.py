@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from dripper.readiness.classifier import evaluate, evaluate_keyword_baseline
-from dripper.readiness.service import corrections, get_classifier, retrain
+from dripper.readiness.service import DatabaseNotReady, corrections, get_classifier, retrain
 
 classifier_cli = AppGroup("classifier", help="The reply model.")
 
@@ -33,7 +33,7 @@ def classify_command() -> None:
 @classifier_cli.command("train")
 def classifier_train() -> None:
     """Rebuild the reply model from the corpus plus admin corrections."""
-    extra = corrections()
+    extra = _corrections()
     retrain()
     click.echo(f"trained on the corpus and {len(extra)} correction(s); model saved")
 
@@ -41,8 +41,15 @@ def classifier_train() -> None:
 @classifier_cli.command("evaluate")
 def classifier_evaluate() -> None:
     """Per-label precision, recall and F1, macro-F1 and the confusion matrix, held-out split."""
-    report = evaluate(extra=corrections())
+    report = evaluate(extra=_corrections())
     click.echo(report.format())
     baseline = evaluate_keyword_baseline()
     click.echo("")
     click.echo(baseline.format())
+
+
+def _corrections() -> list[tuple[str, str]]:
+    try:
+        return corrections()
+    except DatabaseNotReady as error:
+        raise click.ClickException(str(error)) from None

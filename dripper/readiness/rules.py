@@ -117,7 +117,10 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "self_harm",
         _rx(
-            r"""\bself[\s-]?harm\w*|\bself[\s-]?injur\w*|\brelapsed\s+on\s+sh\b|\bsh[\s-]?ing\b|
+            r"""\bself[\s-]?harm\w*|\bself[\s-]?injur\w*|\brelapsed\s+on\s+sh\b|\bsh[\s-]?ing\b|\bsh(?:'s|s|'d|'ed|-ed)(?![\w*])|\b(?:doing|does|did|started|into|urges?\s+to|
+            relaps\w*\s+(?:on|with))\s+sh\b(?![*@#])|\bsh\s+(?:again|scars?|urges?|marks)\b|
+            \b(?:until|till|til|'til)\s+(?:i|he|she|they|it)\s+(?:bleed|bleeds|bled|bleeding)\b|
+            \bmak(?:e|es|ing)\s+(?:my|him|her|them)\w*\s+bleed\b|
             \bcut(?:ting)?\s+(?:again|really\s+deep|deep|her\s+(?:arm|wrist|leg)s?|his\s+(?:arm|wrist|leg)s?)|
             \b(?:burn\w*|cut\w*|hurt\w*|scratch\w*|hit\w*)\s+(?:\w+\s+){0,3}on\s+purpose|
             \bbang\w*\s+(?:his|her|my)\s+head|\bcort[aá]ndo(?:se|me)?\b|
@@ -130,7 +133,8 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"""\b(?:kil+(?:s|ed|ing)?|hurt(?:s|ing)?|harm(?:s|ed|ing)?|cut(?:s|ting)?|
             shoot(?:s|ing)?|shot|hang(?:s|ed|ing)?|starv(?:e|es|ed|ing)|off(?:ed|ing)?|
             end(?:s|ed|ing)?|burn(?:s|ed|ing|t)?|poison(?:s|ed|ing)?|drown(?:s|ed|ing)?|
-            do\s+(?:something\s+)?to)\s+{_SELF}"""
+            scratch(?:es|ed|ing)?|punch(?:es|ed|ing)?|hit(?:s|ting)?|stab(?:s|bed|bing)?|
+            choke[sd]?|choking|strangl\w+|bit(?:e|es|ing)|starve|do\s+(?:something\s+)?to)\s+{_SELF}"""
         ),
     ),
     (
@@ -172,7 +176,12 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             rather\s+be\s+dead\s+than\s+(?:keep|go\s+on|live|living)|
             don'?t\s+want\s+to\s+(?:live|be\s+alive|be\s+here\s+anymore|wake\s+up|exist)|
             (?:dont|don'?t|do\s+not)\s+w\w*\s+to\s+be\s+here\s+any\s?mo\w*|
-            tired\s+of\s+(?:being\s+alive|living)|done\s+with\s+(?:life|living)|
+            (?:tired|sick|exhausted|weary)\s+of\s+(?:being\s+alive|living|existing|exist|being\s+here\b
+            (?!\s+(?:at|in|with|for|every|all|by|alone|waiting|again))|
+            waking\s+up(?:\s+every\s+day)?|life\s+itself)|done\s+with\s+(?:life|living|existing)|
+            (?:stop|cease|quit)\s+(?:existing|to\s+exist)|(?:wish|want)\s+(?:i|he|she)\s+(?:didn'?t|
+            did\s+not|could\s+not|couldn'?t)\s+(?:exist|wake\s+up|be\s+alive)|
+            why\s+am\s+i\s+(?:even\s+)?(?:still\s+)?(?:alive|existing)\b|(?:no|zero)\s+(?:will|desire|want)\s+to\s+(?:live|keep\s+living|be\s+alive)|
             wish(?:ed)?\s+(?:i|he|she)\s+(?:was|were|'d\s+been|had\s+been)\s+dead|wish(?:ed)?\s+(?:i|he|
             she)\s+(?:had\s+)?never\s+(?:been\s+born|existed)|(?:i'?m|i\s+am|feel\s+like|he'?s|she'?s)\s+
             (?:such\s+|just\s+|only\s+)?a\s+burden|
@@ -185,7 +194,11 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             want\s+(?:it\s+all|everything|this\s+all|all\s+of\s+it)\s+to\s+(?:end|stop)|
             (?:stop|end|over)\.?\s+permanently|
             say(?:ing|s)?\s+goodbye\s+(?:forever|for\s+good|to\s+(?:every|his|her|their|all))|
-            i'?m\s+saying\s+goodbye|my\s+last\s+(?:text|message)|final\s+goodbye|
+            i'?m\s+saying\s+goodbye|(?<!ignore\s)(?<!changed\s)(?<!in\s)(?<!sent\s)(?<!read\s)
+            (?<!see\s)(?<!disregard\s)(?<!delete\s)(?<!from\s)my\s+last\s+(?:text|message)(?!\s+(?:was|
+            is\s+(?:wrong|meant|for)|got|went|didn'?t|to\s+my|should|by\s+mistake))|
+            (?:i'?m|i\s+am|i'?ll|i\s+will)\s+(?:gonna\s+|going\s+to\s+)?(?:be\s+)?gone\s+(?:soon|
+            forever|for\s+good|before\s+(?:long|you\s+know)|by\s+(?:tomorrow|morning|the\s+weekend))|final\s+goodbye|
             won'?t\s+be\s+(?:around|here|a\s+problem)\s+(?:much\s+longer|tomorrow|anymore|for\s+long)|
             won'?t\s+(?:have|need)\s+to\s+worry\s+about\s+(?:me|him|her)\s+(?:much\s+)?(?:longer|anymore)|
             won'?t\s+need\s+(?:these|this|them)\s+where|
@@ -331,7 +344,25 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"""\b(?:911|988|999|112)\b|\b(?:call(?:ed|ing)?|get|got)\s+(?:the\s+)?(?:police|cops|ambulance|
             paramedics)|\bcrisis\s+(?:line|team|hotline)|\bhotline\b|\bpsych\s+(?:ward|er|hold)|\b5150\b|
             \b(?:jump|jumped|jumping)\s+(?:off|from|in\s+front)\b|\bnoose\b|\brope\s+in\b|
-            \bhelp\s+me\s+please\s+(?:he|she)\b|\b(?:in|at)\s+the\s+(?:icu|er)\b(?=.*\b(?:tried|od|pills|
+            \bhelp\s+me\s+please\s+(?:he|she)\b|
+            \blook(?:ing|ed)?\s+up\s+(?:ways|how\s+to\s+(?:die|end\s+it|do\s+it))\b|
+            \bsearch\w*\s+(?:for\s+)?(?:ways|how)\s+to\s+(?:die|end\s+(?:it|my\s+life))|
+            \bhands?\s+(?:around|on)\s+(?:my|her|his|their)\s+(?:neck|throat)|
+            \bpinned\s+(?:me|her|him)\s+(?:against|to|down)|\b(?:break|broke|kick|kicked)\s+(?:the\s+|my\s+)?
+            door\s+down|\b(?:break|breaking)\s+down\s+(?:the|my)\s+door|
+            \bstash\s+of\s+(?:\w+\s+){0,2}(?:pills|meds|medication|tablets)|
+            \bfresh\s+(?:cuts|marks|scars|wounds)\b|\bblades?\s+(?:in|under|hidden)\s+(?:his|her|my|the)|
+            \bto\s+(?:just\s+|simply\s+)?not\s+wake\s+up\b|(?:doesn'?t|does\s+not)\s+want\s+to\s+(?:wake\s+
+            up|live|be\s+alive|be\s+here)|\bquitar(?:se|me|te)?\s+la\s+vida|\bme\s+empuj\w*|
+            \bmiedo\s+(?:de\s+)?volver|\bpills?\s+on\s+top\b|
+            (?<!\bi\s)\b(?:hasn'?t|has\s+not|hadn'?t|had\s+not|didn'?t|did\s+not)\s+(?:come|been|came)\s+
+            home\s+(?:in|for|since|last\s+night|all\s+night)|(?<!\bi\s)(?<!\bwe\s)(?<!\byou\s)
+            \b(?:he'?s|she'?s|has|have)\s+been\s+(?:gone|missing)\s+(?:for\s+)?(?:\d+|two|three|four|five|several|a\s+few)\s+
+            (?:days|nights)|\b(?:he|she|they|son|daughter|kid|husband|wife|brother|sister|dad|mom|father|
+            mother)(?:'s|\s+is|\s+went|\s+has\s+gone|\s+has\s+been|\s+was|\s+been\s+reported)\s+missing\b
+            (?!\s+(?:a|the|out|school|work|class|his|her|their|meals|appointments|it|you|me|us|doses|pills))|
+            \b(?:he|she|they)\s+(?:has|had|have)\s+a\s+plan\b(?!\s+(?:for|to\s+(?:talk|get|find|fix|pay|move|
+            go|start|quit|stop|cut\s+back)))|\b(?:in|at)\s+the\s+(?:icu|er)\b(?=.*\b(?:tried|od|pills|
             overdos|attempt|cut|hurt))"""
         ),
     ),
@@ -340,7 +371,7 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Harm explicitly denied ("he's not trying to hurt me", "it isn't a choice he's making to hurt me")
 # is not a report of harm; it is taken out before any pattern runs.
 _NOT_HARM = _rx(
-    r"""\b(?:not|n'?t|never|isnt|doesnt|didnt|wasnt)\s+(?:\S+\s+){0,5}?(?:trying|meant|means|mean|
+    r"""(?:\b(?:not|never|isnt|doesnt|didnt|wasnt)|n't)\s+(?:\S+\s+){0,5}?(?:trying|meant|means|mean|
     wants?|wanted|choices?|making|doing\s+(?:it|this))\s+(?:\S+\s+){0,2}?to\s+(?:hurt|harm)\s+
     (?:me|you|us|anyone|anybody|me\s+on\s+purpose)\b"""
 )
@@ -371,7 +402,15 @@ _HYPERBOLE = _rx(
     the\s+gun|\bstick(?:ing)?\s+to\s+(?:my|his|her|our|your)\s+guns|\bhit\s+(?:the\s+(?:nail|road|gym|hay|
     books|jackpot|ground|sack|spot|mark|snooze|brakes)|a\s+wall|rock\s+bottom|home|hard|different)|
     \blong\s+shot|\btook\s+a\s+shot\s+at|\bshot\s+(?:some\s+)?hoops|\bbite\s+the\s+bullet|
-    \bdodged\s+a\s+bullet|\bscared\s+(?:to\s+bring|to\s+ask|to\s+say|to\s+tell|he'?ll\s+never|she'?ll\s+never)"""
+    \bdodged\s+a\s+bullet|\bscared\s+(?:to\s+bring|to\s+ask|to\s+say|to\s+tell|he'?ll\s+never|she'?ll\s+never)|
+    \bend\s+of\s+(?:my|her|his|our|their|the)\s+rope|\bhanging\s+(?:on\s+)?by\s+a\s+(?:thread|string)|
+    \b(?:that|this|the)\s+(?:line|joke|part|quote|bit|comment|lesson|one|meme|question)\b(?:\s+(?:about|
+    on|where|with)\s+[^.!?]{0,40}?)?\s+(?:literally\s+|honestly\s+|actually\s+)?killed\s+me\b(?!\s+(?:with|
+    when|because))|\bcut(?:ting|s)?\s+(?:him|her|them|my\s+\w+|\w+)\s+off\b|\bcut(?:ting|s)?\s+off\s+
+    (?:the\s+|his\s+|her\s+|their\s+)?(?:money|rent|allowance|funds|support|phone|wifi|cash|card|
+    contact|access)|\bburn(?:ed|t|ing)\s+out\b|\bburnout\b|\bburn(?:ed|t|ing)\s+the\s+candle|
+    \b(?:life|living)\s+(?:is\s+)?(?:so\s+)?(?:crazy|busy|hectic|chaos|insane|lately|rn)|
+    \bruin(?:ing|s|ed)?\s+(?:his|her|their|your|my)\s+(?:own\s+)?li(?:fe|ves)"""
 )
 
 
@@ -477,7 +516,10 @@ _OPT_OUT: tuple[tuple[str, re.Pattern[str]], ...] = (
             just\s+)?stop(?:\s+(?:please|pls|now|already|it))*\s*[?.!]*$|\b(?:you|u)\s+can\s+stop\s+
             (?:now|sending|texting)|\b(?:need|want|like|asking)\s+(?:you|u)\s+to\s+stop\s+(?:texting|
             sending|messaging|contacting)|\bbut\s+(?:please\s+|pls\s+)?stop(?:\s+(?:please|pls|now|it|
-            already))*\s*[.!]*$"""
+            already))*\s*[.!]*$|
+            (?:^|[.,!?;:]\s*|\b(?:please|just|so|and|can\s+you|could\s+you|would\s+you|you\s+can)\s+)
+            (?:please\s+|just\s+)?(?:stop|quit)\s+sending\s+(?:them|those|em|'em)
+            (?:\s+(?:to\s+me|to\s+this\s+number|here))?{_END}"""
         ),
     ),
     (
@@ -538,7 +580,25 @@ _OPT_OUT: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # A short quoted span is a word mentioned, not used: 'my daughter says "unsubscribe" is her word
 # for ignoring her brother'. Quoting someone who said it to us ("i said "stop"") still counts.
+# A reply made only of stop-sign emoji ("🛑", "⛔⛔") is the STOP keyword drawn, not written.
+_STOP_EMOJI = re.compile(r"^[\s🛑⛔🚫✋❌\ufe0f.!]*[🛑⛔🚫][\s🛑⛔🚫✋❌\ufe0f.!]*$")
 _QUOTED = re.compile(r'(?<!said )(?<!say )(?<!typed )(?<!texted )"[^"]{1,40}"')
+
+
+# The subscriber resolving to stop one of their own habits: "i need to stop texting them so much",
+# "gonna quit calling her every night". The object is a habit, never our messages, so the model's
+# opt-out is not trusted on these.
+_OWN_HABIT = _rx(
+    r"""\b(?:i|i'?m|i\s+am|i'?ll|i\s+will|i'?ve|gonna|going\s+to|need\s+to|have\s+to|got\s+to|gotta|
+    should|must|want\s+to|wanna|trying\s+to|try\s+to|try\s+and|learning\s+to|started\s+to)\s+
+    (?:\w+\s+){0,2}?(?:stop|quit|cut\s+(?:out|back\s+on))\s+(?!getting|receiving)\w+ing\b
+    (?!\s+(?:me|this\s+number|these|this\s+list))"""
+)
+
+
+def own_habit(text: str) -> bool:
+    """Whether a reply resolves to stop one of the subscriber's own habits (see ``_OWN_HABIT``)."""
+    return _OWN_HABIT.search(normalise_text(text)) is not None
 
 
 def opt_out_negated(text: str) -> bool:
@@ -549,6 +609,8 @@ def opt_out_negated(text: str) -> bool:
 def opt_out_rule(text: str) -> str | None:
     """Name the opt-out pattern a reply matches, unless the request is negated."""
     norm = _QUOTED.sub(" ", normalise_text(text))
+    if _STOP_EMOJI.match(norm):
+        return "stop_emoji"
     if _NEGATED.search(norm):
         return None
     # "stop, think, then respond" is advice in a list, not a request: split it on sentences only.
@@ -684,7 +746,12 @@ _PAUSE = _rx(
     (?:{_OUR_STUFF}|this|it\s+all)|\b(?:give|gimme)\s+me\s+(?:a\s+(?:week|month|few|couple)|\d+\s+
     (?:days?|weeks?)|till|til|until|some\s+time)|\b(?:take|taking|need|want|give\s+me|get)\s+(?:a\s+)?
     (?:few\s+|couple\s+(?:of\s+)?|\d+\s+)?(?:days?|weeks?|months?)\s+off\b|^(?:a\s+)?(?:few|couple(?:\s+of)?|\d+)\s+(?:days?|weeks?)\s+off\b|\bcan\s+(?:these|they|
-    the\s+lessons|this|it)\s+wait\b"""
+    the\s+lessons|this|it)\s+wait\b|\b(?:escr[ií]b|m[aá]nd|env[ií]|contact|habl)\w*(?:me|nos)\s+
+    (?:otra\s+vez\s+|de\s+nuevo\s+)?(?:en|dentro\s+de|despu[eé]s\s+de)\s+(?:una?|unos|unas|dos|tres|
+    cuatro|\d+)\s+(?:d[ií]as?|semanas?|mes(?:es)?)|\b(?:vuelv\w+|volv\w+)\s+a\s+(?:escribir|mandar|
+    enviar)\w*\s+(?:en|dentro\s+de|despu[eé]s\s+de|el|la)|\b(?:un\s+)?descanso\s+de\s+(?:los\s+|estos\s+)?
+    mensajes|\b(?:no|sin)\s+(?:me\s+)?(?:manden|escriban|env[ií]en|mensajes)\s+(?:\w+\s+)?(?:por|hasta|
+    esta|este)\b|\bhasta\s+(?:la\s+|el\s+)?(?:pr[oó]xim[oa]|otr[oa])\s+(?:semana|mes)"""
 )
 
 
@@ -916,7 +983,9 @@ _HELP_HYPOTHETICAL = _rx(
     r"""\bwhat\s+(?:can|do|should)\s+i\s+(?:text|reply|say|send|type)\s+to\b|\bwhy\s+did\s+i\s+
     (?:get|receive)\b|\b(?:if|when)\s+i\s+(?:ever\s+)?(?:need|want|wanted|needed)\s+to\b.*\b(?:how|what)\b|
     \bhow\s+(?:do|would|can)\s+i\b.*\b(?:if\s+i\s+(?:need|want)|later\s+on|at\s+some\s+point|
-    in\s+the\s+future)"""
+    in\s+the\s+future)|\b(?:can|could|may)\s+i\b.*\b(?:if\s+i\s+(?:ever\s+)?(?:want|need|wanted|needed|
+    decide|change\s+my\s+mind)|later\s+on|at\s+some\s+point|down\s+the\s+(?:road|line))\b(?:\s+to)?\s*
+    (?:please|pls|lol)?\s*[?.!]*$"""
 )
 _HELP = _rx(
     r"""\b(?:what\s+is\s+this|what'?s\s+this|whats\s+this|who\s+is\s+this|who'?s\s+this|
@@ -927,6 +996,22 @@ _HELP = _rx(
     options|keywords)|what\s+(?:can|do|should)\s+i\s+(?:text|reply|say|send)\s+to|
     (?:customer|tech)\s+support|support\s+(?:team|line|email|number)|
     talk\s+to\s+(?:a\s+)?(?:real\s+)?(?:person|human|counselor|someone\s+about\s+the\s+program)|
+    (?:talking|texting|chatting|speaking)\s+(?:to|with)\s+(?:a\s+)?(?:real\s+|actual\s+|live\s+)?(?:person|
+    human|bot|robot|machine|computer|ai\b)|(?:is|are)\s+(?:this|you|these)\s+(?:an?\s+)?(?:ai|automated|
+    chatgpt|computer|machine)\b|(?:is|are)\s+(?:there|you)\s+(?:a\s+)?(?:real\s+)?(?:person|human|
+    people)\s+(?:reading|behind|on\s+the\s+other)|
+    (?:my|the)\s+(?:data|info|information|number|replies|answers|details)\s+(?:is|are|be|being|been|
+    get|gets|getting|going\s+to\s+be|will\s+be|stay|stays)\s+(?:\w+\s+)?(?:deleted|erased|shared|sold|
+    stored|saved|kept|private|safe|secure|used)|
+    (?:same|duplicate|identical)\s+(?:lesson|text|message|one)\s+(?:twice|again|two\s+times|2x)|
+    \b(?:got|get|getting|received|came|come|coming|sent)\s+(?:\w+\s+){0,3}(?:twice|two\s+times|2x)\b|
+    something\s+(?:wrong|broken|off)\s+with\s+(?:the|your|my|this)\s+(?:texts?|messages?|system|
+    lessons?|number|app|service|link)|
+    (?:can|could|how\s+do|how\s+can)\s+i\s+(?:go\s+back\s+(?:to|and)|redo|re-?read|re-?do|repeat|review|
+    find|look\s+at|get\s+back|see\s+(?:an?\s+)?(?:old|earlier|previous|past))\s+(?:\w+\s+){0,3}
+    (?:lesson|lessons|ones?|texts?|messages?|days?)|
+    (?:missed|lost|deleted)\s+(?:a\s+|the\s+|yesterday'?s\s+|today'?s\s+|some\s+|a\s+few\s+)?(?:lesson|
+    lessons|texts?|messages?)\b.*\?|
     (?:is|are)\s+(?:this|these|you)\s+(?:a\s+)?(?:bot|robot|real|person|human|free|therapy|
     therapists?|confidential|private|anonymous|the\s+program|run\s+by|connected|a\s+church)|
     how\s+(?:often|many|long)\s+(?:do|will|are|is|does)\s+(?:you|these|the\s+(?:lessons|texts|

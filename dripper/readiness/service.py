@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from dripper.clock import now
 from dripper.extensions import db
@@ -19,11 +20,25 @@ _KEY = "dripper.classifier"
 _lock = threading.Lock()
 
 
+class DatabaseNotReady(RuntimeError):
+    """The corrections table is not there: the database has not been migrated."""
+
+
 def corrections() -> list[tuple[str, str]]:
-    """Admins' corrections (``reply relabel``), oldest first, as training rows."""
-    rows = db.session.execute(
-        select(TrainingExample.text, TrainingExample.label).order_by(TrainingExample.id)
-    )
+    """Admins' corrections (``reply relabel``), oldest first, as training rows.
+
+    Raises DatabaseNotReady on a database that was never migrated, rather than
+    training a model that silently leaves the corrections out.
+    """
+    try:
+        rows = db.session.execute(
+            select(TrainingExample.text, TrainingExample.label).order_by(TrainingExample.id)
+        ).all()
+    except (OperationalError, ProgrammingError) as error:
+        db.session.rollback()
+        raise DatabaseNotReady(
+            "the database has no corrections table; run `flask --app web db upgrade` first"
+        ) from error
     return [(text, label.value) for text, label in rows]
 
 

@@ -276,3 +276,109 @@ def test_keyword_baseline_routes_by_words_alone() -> None:
     # Its known failure: the word alone decides, so a habit reads as an opt-out.
     assert keyword_baseline("I need to stop rescuing him") is ReplyLabel.OPT_OUT
     assert keyword_baseline("") is ReplyLabel.NEUTRAL
+
+
+# --- kinds of phrasing added after the held-out review (own wording, not corpus rows) ----------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have pills saved up",
+        "my son said he wants to kill himself",
+        "he hit me again and I'm scared to go home",
+        "kms",
+        "honestly just sick of existing",
+        "why am i even still alive",
+        "she scratches her legs till they bleed",
+        "found out she's been doing sh again",
+        "he sh'd last night",
+        "he put his hands around my throat",
+        "my daughter hasn't come home in three days",
+        "don't bother texting, i'll be gone soon",
+        "mi hermano se quiere quitar la vida",
+    ],
+)
+def test_more_crisis_phrasings_are_crises(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert result.label is ReplyLabel.CRISIS, result
+    assert result.needs_review
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'm at the end of my rope lol",
+        "hanging by a thread this week",
+        "that quote about control killed me, so good",
+        "we cut him off financially last year and it helped",
+        "so burnt out from work",
+        "ignore my last text, autocorrect",
+        "i'll be gone for a week at my sister's, will read after",
+    ],
+)
+def test_more_figures_of_speech_are_not_crises(classifier: Classifier, text: str) -> None:
+    assert label(classifier, text) is not ReplyLabel.CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "these aren't working for me, so please stop sending them",
+        "can you stop sending them to this number",
+        "🛑",
+        "⛔️⛔️",
+    ],
+)
+def test_more_opt_out_phrasings_are_opt_outs(classifier: Classifier, text: str) -> None:
+    assert label(classifier, text) is ReplyLabel.OPT_OUT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i need to stop sending them money every month",
+        "I need to stop texting them so much",
+        "ok 🛑 is my new word for when i start lecturing lol",
+    ],
+)
+def test_sending_them_money_is_not_an_opt_out(classifier: Classifier, text: str) -> None:
+    assert label(classifier, text) is not ReplyLabel.OPT_OUT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is this an ai or a real person texting me?",
+        "can i have my data deleted later if i want?",
+        "got the same text twice today",
+        "how do i go back and reread an old lesson",
+    ],
+)
+def test_more_questions_about_the_program_are_help(classifier: Classifier, text: str) -> None:
+    assert label(classifier, text) is ReplyLabel.HELP
+
+
+def test_spanish_come_back_in_three_weeks_is_a_pause(classifier: Classifier) -> None:
+    result = classifier.classify("escríbanme de nuevo en tres semanas por favor")
+    assert (result.label, result.days) == (ReplyLabel.PAUSE, 21)
+
+
+def test_a_sentence_starting_with_time_is_free_text(classifier: Classifier) -> None:
+    result = classifier.classify("time to let go of trying to fix him")
+    assert result.layer != "keyword"
+    assert result.command is None
+    assert result.label is not ReplyLabel.RESCHEDULE
+
+
+def test_a_bare_time_keyword_is_a_reschedule_with_the_format_error(classifier: Classifier) -> None:
+    result = classifier.classify("TIME")
+    assert (result.label, result.layer) == (ReplyLabel.RESCHEDULE, "keyword")
+    assert result.command is not None and result.command.error
+
+
+@pytest.mark.parametrize(
+    "text", ["again", "and again", "here we go again", "again?", "hello again", "and again lol"]
+)
+def test_a_short_reply_with_no_word_of_danger_is_not_a_crisis(
+    classifier: Classifier, text: str
+) -> None:
+    assert classifier.classify(text).label is not ReplyLabel.CRISIS

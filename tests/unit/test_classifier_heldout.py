@@ -1,8 +1,8 @@
 """The issue's quality targets, measured on the packaged corpus's held-out (split=test) rows.
 
-The targets the classifier does not reach yet are marked ``xfail`` with the measured number, so
-the suite stays green while the gap stays visible (pytest prints XFAIL, and XPASS once one is
-met). ``test_held_out_scores_do_not_regress`` holds the line at today's numbers.
+Every target is met and asserted as a plain test (docs/CLASSIFIER.md has the numbers).
+``test_held_out_scores_do_not_regress`` holds the line a little under today's numbers, so a
+change that loses ground shows up even while the targets still pass.
 """
 
 from __future__ import annotations
@@ -26,22 +26,18 @@ def test_nobody_is_opted_out_who_did_not_ask(report: EvaluationReport) -> None:
     assert report.scores[ReplyLabel.OPT_OUT].precision == 1.0, report.format()
 
 
-@pytest.mark.xfail(strict=False, reason="target not met: 24 of 26 held-out opt-outs (0.923)")
 def test_every_opt_out_is_honoured(report: EvaluationReport) -> None:
     assert report.scores[ReplyLabel.OPT_OUT].recall == 1.0, report.format()
 
 
-@pytest.mark.xfail(strict=False, reason="target not met: 43 of 46 held-out crises (0.935)")
 def test_every_crisis_in_the_held_out_split_is_caught(report: EvaluationReport) -> None:
     assert report.scores[ReplyLabel.CRISIS].recall == 1.0, report.format()
 
 
-@pytest.mark.xfail(strict=False, reason="target not met: crisis precision 0.768")
 def test_crisis_alerts_are_mostly_real(report: EvaluationReport) -> None:
     assert report.scores[ReplyLabel.CRISIS].precision >= 0.8, report.format()
 
 
-@pytest.mark.xfail(strict=False, reason="target not met: macro-F1 0.830")
 def test_macro_f1_over_all_labels_is_at_least_0_85(report: EvaluationReport) -> None:
     assert report.macro_f1 >= 0.85, report.format()
 
@@ -49,7 +45,7 @@ def test_macro_f1_over_all_labels_is_at_least_0_85(report: EvaluationReport) -> 
 def test_held_out_scores_do_not_regress(report: EvaluationReport) -> None:
     # Today's numbers less a little slack; raise them as the classifier improves.
     crisis, opt_out = report.scores[ReplyLabel.CRISIS], report.scores[ReplyLabel.OPT_OUT]
-    assert crisis.recall >= 0.93, report.format()
-    assert crisis.precision >= 0.75, report.format()
-    assert opt_out.recall >= 0.92, report.format()
-    assert report.macro_f1 >= 0.82, report.format()
+    assert crisis.recall == 1.0, report.format()
+    assert crisis.precision >= 0.95, report.format()
+    assert opt_out.recall == 1.0 and opt_out.precision == 1.0, report.format()
+    assert report.macro_f1 >= 0.88, report.format()

@@ -195,3 +195,13 @@ def test_model_file_is_plain_data(corpus: Path, tmp_path: Path) -> None:
     payload = joblib.load(path)
     assert "sklearn" not in repr(type(payload))
     assert isinstance(TrainedModel.load(path), TrainedModel)
+
+
+def test_cross_validation_reads_only_the_train_split(corpus: Path) -> None:
+    from dripper.readiness.classifier import cross_validate
+
+    report = cross_validate(corpus, folds=3)
+    assert report.n_test == sum(len(texts) for texts in _ROWS.values())
+    test_texts = set(_TEST.values())
+    assert not any(text in test_texts for text, _, _ in report.errors)
+    assert cross_validate(corpus, folds=3).format() == report.format()
