@@ -39,13 +39,14 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_TIMEOUT": 15.0,  # seconds for one REST call before its outcome is unknown
     "TWILIO_WEBHOOK_SHARED_KEY": None,  # for webhooks signed with a Twilio SharedKey
     "SEND_RATE_MAX_WAIT": 60.0,  # seconds a send waits for the limiter before it retries
+    "SMS_SEND_CONCURRENCY": 4,  # provider calls in flight at once per chunk delivery task
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
 _FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT"}
-_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT"}
+_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

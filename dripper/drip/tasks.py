@@ -35,7 +35,7 @@ from dripper.models import (
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
-from dripper.sms.outbox import queue_message
+from dripper.sms.outbox import collect_deliveries, queue_deliveries, queue_message
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,37 @@ def _act(subscription_id: int, claim_token: str, now: datetime) -> Outcome:
         options=[joinedload(Subscription.subscriber), joinedload(Subscription.course)],
     )
     assert subscription is not None  # the row was just updated
+    return _act_on(subscription, now)
+
+
+def _take_many(
+    subscription_ids: list[int], claim_token: str, now: datetime
+) -> dict[int, Subscription]:
+    """``_act``'s first half for a whole chunk: take the rows whose claim is still
+    ``claim_token`` (one UPDATE), then read them with subscriber and course (one query)."""
+    table = Subscription.__table__
+    taken = list(
+        db.session.scalars(
+            update(table)
+            .where(table.c.id.in_(subscription_ids), table.c.claim_token == claim_token)
+            .values(claimed_at=now)
+            .returning(table.c.id)
+        )
+    )
+    if not taken:
+        return {}
+    rows = db.session.scalars(
+        select(Subscription)
+        .where(Subscription.id.in_(taken))
+        .options(joinedload(Subscription.subscriber), joinedload(Subscription.course))
+        .execution_options(populate_existing=True)
+    )
+    return {subscription.id: subscription for subscription in rows}
+
+
+def _act_on(subscription: Subscription, now: datetime) -> Outcome:
+    """``_act``'s second half, on a subscription taken and read in this transaction."""
+    subscription_id = subscription.id
     subscriber = subscription.subscriber
     course = subscription.course
 
@@ -316,16 +347,30 @@ def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int
     """``perform`` for a chunk of claims, in one transaction; commits.
 
     One commit (one WAL flush on PostgreSQL) for the chunk instead of one per
-    subscription. If anything in it fails, the whole chunk is rolled back (with the
-    deliveries it had queued) and done again one subscription at a time, so a bad row
-    or a race costs only itself.
+    subscription, and one chunk delivery task (``dripper.sms.deliver_batch``) for the
+    messages it wrote instead of one per message. If anything in it fails, the whole
+    chunk is rolled back (with the deliveries it had queued) and done again one
+    subscription at a time, so a bad row or a race costs only itself.
     """
     counts: dict[str, int] = {}
     try:
         now = clock_now()
-        for subscription_id in subscription_ids:
-            outcome = _act(subscription_id, claim_token, now).value
-            counts[outcome] = counts.get(outcome, 0) + 1
+        with collect_deliveries(subscription_ids) as message_ids:
+            taken = _take_many(subscription_ids, claim_token, now)
+            seen: set[int] = set()
+            for subscription_id in subscription_ids:
+                subscription = taken.get(subscription_id)
+                if subscription is None:
+                    outcome = Outcome.STALE.value
+                else:
+                    if subscription.subscriber_id in seen:
+                        # Read again after what the chunk did to the same person.
+                        db.session.flush()
+                        db.session.refresh(subscription)
+                    seen.add(subscription.subscriber_id)
+                    outcome = _act_on(subscription, now).value
+                counts[outcome] = counts.get(outcome, 0) + 1
+            queue_deliveries(message_ids)
         db.session.commit()
         return counts
     except Exception as error:  # noqa: BLE001 - any failure: fall back to one at a time

@@ -1,5 +1,7 @@
 """The sending side: senders (Twilio, console), delivery, rate limit, status callbacks.
 
-A message's path: ``outbox.queue_message`` stores it, ``tasks.deliver`` sends it once,
-``status.apply_status`` follows what the carrier did with it.
+A message's path: ``outbox.queue_message`` stores it, ``tasks.deliver`` sends it once
+(``tasks.deliver_batch`` a chunk of the drip's messages, handing anything that needs a
+retry or a lookup back to ``deliver``), ``status.apply_status`` follows what the carrier
+did with it.
 """

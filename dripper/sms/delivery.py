@@ -5,19 +5,34 @@ The row exists before the provider is called. Each attempt is committed as start
 without a provider sid, and the next run looks the message up at the provider before
 it sends anything again. A per-message lock in Redis keeps two workers (a task and its
 redelivered twin) from calling the provider for the same row at the same time.
+
+``deliver_messages`` does the same for a chunk of messages (the drip's lessons): one
+query to read them, one Redis call for their send slots, and per wave of slots one
+pipeline for their locks, one transaction to start their attempts, the provider calls
+(a few at a time, in threads), and one transaction for the answers. Whatever needs
+more than one plain attempt (a lookup, a retry, a busy lock) is handed to ``deliver``,
+one task per message, with the same backoff the single path uses.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import os
+import time
 import uuid
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from dripper.clock import now
 from dripper.extensions import db
@@ -36,11 +51,12 @@ from dripper.sms.base import (
     AmbiguousSendError,
     PermanentSendError,
     RetryableSendError,
+    Sender,
     SendError,
     SendResult,
 )
 from dripper.sms.errors import apply_permanent_error, describe
-from dripper.sms.ratelimit import get_limiter, redis_client
+from dripper.sms.ratelimit import SendRateWaitTooLong, get_limiter, redis_client
 from dripper.sms.senders import get_sender
 
 log = logging.getLogger(__name__)
@@ -69,6 +85,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # a permanent error, or retries given up
     MISSING = "missing"  # no such outbound message
     BUSY = "busy"  # another worker still holds the message's send lock
+    HANDED_OFF = "handed_off"  # a chunk gave it to a single delivery task (retry, lookup)
 
 
 class SendInProgress(RetryableSendError):
@@ -254,12 +271,16 @@ def _done(message: Message) -> bool:
 
 
 def _cancel(message: Message) -> Outcome:
+    _mark_canceled(message)
+    db.session.commit()
+    return Outcome.CANCELED
+
+
+def _mark_canceled(message: Message) -> None:
     message.status = MessageStatus.CANCELED
     message.error_message = "not sent: the person may not be texted any more"
     message.status_at = now()
-    db.session.commit()
     log.info("message %s to %s canceled: not textable", message.id, mask_phone(message.phone))
-    return Outcome.CANCELED
 
 
 def _start_attempt(message_id: int, seen_attempts: int) -> bool:
@@ -363,3 +384,403 @@ class _SendLock:
         except redis.RedisError:
             # The lock expires on its own; the row's state is what matters.
             log.warning("could not release %s", self.key)
+
+
+# -- a chunk of messages at once -----------------------------------------------------
+
+#: Messages whose send slots start within this span are started, sent and recorded
+#: together. At a high SEND_RATE a whole chunk is one wave; at a low one each wave is
+#: a message or a few, and the "may they still be texted?" check stays as close to
+#: each send as on the single path.
+WAVE_SECONDS = 0.5
+#: Provider calls in flight at once per delivery task (SMS_SEND_CONCURRENCY).
+DEFAULT_SEND_CONCURRENCY = 4
+
+_RELEASE_MANY = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then released = released + redis.call('DEL', key) end
+end
+return released
+"""
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A message a chunk leaves to ``deliver`` (one task), after ``countdown`` seconds."""
+
+    message_id: int
+    countdown: float = 0.0
+    retries: int = 0  # the retries already spent, as the single task counts them
+
+
+@dataclass
+class ChunkReport:
+    """What one ``deliver_messages`` run did with each message."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    handoffs: list[Handoff] = field(default_factory=list)
+    finished: set[int] = field(default_factory=set)
+
+    def note(self, message_id: int, outcome: Outcome) -> None:
+        self.outcomes[outcome.value] += 1
+        self.finished.add(message_id)
+
+    def hand_off(self, message_id: int, countdown: float = 0.0, retries: int = 0) -> None:
+        self.handoffs.append(Handoff(message_id, countdown, retries))
+        self.note(message_id, Outcome.HANDED_OFF)
+
+
+def deliver_messages(message_ids: Iterable[int]) -> ChunkReport:
+    """Send a chunk of stored messages, each once; commits.
+
+    The guarantees are the single path's: each attempt is committed as started before
+    its call, under the message's send lock, within the shared send rate; the answers
+    are stored after. Anything that needs more (a lookup of an attempt whose answer was
+    lost, a retry after a refusal, a lock someone else holds, no slot within the wait
+    limit) is handed to ``deliver`` for that message alone. If the run itself fails
+    (out of time, database gone), every message it had not finished is handed over.
+    """
+    from dripper.sms.tasks import retry_delay
+
+    ids = list(dict.fromkeys(message_ids))
+    report = ChunkReport()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        ready = _screen(ids, report)
+        if ready:
+            sender = get_sender(app)
+            limiter = get_limiter(app, sender.rate_key)
+            try:
+                granted, first = limiter.reserve_many(len(ready))
+            except SendRateWaitTooLong as error:
+                for message_id in ready:
+                    report.hand_off(message_id, retry_delay(0, error.retry_after))
+                return report
+            except RetryableSendError as error:  # the limiter is unreachable
+                log.info("chunk of %d not sent yet: %s", len(ready), describe(error))
+                for message_id in ready:
+                    report.hand_off(message_id, retry_delay(0), retries=1)
+                return report
+            start = time.monotonic() + first
+            slots = [start + index * limiter.interval for index in range(granted)]
+            # Beyond the wait limit: a task of their own each, once their slots are near.
+            later = first + granted * limiter.interval - limiter.max_wait
+            for message_id in ready[granted:]:
+                report.hand_off(message_id, retry_delay(0, later))
+            concurrency = _concurrency(app, sender)
+            for wave in _waves(list(zip(ready, slots, strict=False))):
+                _deliver_wave(app, sender, wave, concurrency, report)
+                _publish(report)
+    except BaseException as error:
+        db.session.rollback()
+        # An attempt started but not recorded is looked up by the single path.
+        for message_id in ids:
+            if message_id not in report.finished:
+                report.hand_off(message_id)
+        log.warning(
+            "chunk delivery stopped (%s); %d message(s) handed to single delivery",
+            type(error).__name__,
+            len(report.handoffs),
+        )
+        log.debug("chunk delivery stopped", exc_info=True)
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt, SystemExit: the handoffs are still queued below
+    finally:
+        _publish(report)
+    log.info("chunk of %d delivered: %s", len(ids), dict(report.outcomes))
+    return report
+
+
+def _screen(ids: list[int], report: ChunkReport) -> list[int]:
+    """Read the chunk's states in one query; skip or hand over what is not plainly due.
+
+    Whether the person may still be texted is checked under the locks, just before the
+    attempts start (as on the single path, after the wait for a slot).
+    """
+    rows = db.session.execute(
+        select(
+            Message.id, Message.direction, Message.status, Message.provider_sid, Message.attempts
+        ).where(Message.id.in_(ids))
+    ).all()
+    db.session.commit()  # no transaction stays open while waiting for a slot
+    state = {row.id: row for row in rows}
+    ready = []
+    for message_id in ids:
+        row = state.get(message_id)
+        if row is None or row.direction is not Direction.OUTBOUND:
+            log.warning("no outbound message %s to deliver", message_id)
+            report.note(message_id, Outcome.MISSING)
+        elif row.provider_sid or row.status is not MessageStatus.PENDING:
+            report.note(message_id, Outcome.ALREADY_DONE)
+        elif row.attempts > 0:
+            report.hand_off(message_id)  # an earlier attempt's outcome is unknown: look it up
+        else:
+            ready.append(message_id)
+    return ready
+
+
+def _load(ids: Iterable[int]) -> dict[int, Message]:
+    rows = db.session.scalars(
+        select(Message)
+        .where(Message.id.in_(list(ids)))
+        .options(joinedload(Message.subscriber))
+        .execution_options(populate_existing=True)
+    )
+    return {message.id: message for message in rows}
+
+
+def _waves(slotted: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    waves: list[list[tuple[int, float]]] = []
+    for item in slotted:
+        if waves and item[1] - waves[-1][0][1] <= WAVE_SECONDS:
+            waves[-1].append(item)
+        else:
+            waves.append([item])
+    return waves
+
+
+def _deliver_wave(
+    app: object,
+    sender: Sender,
+    wave: list[tuple[int, float]],
+    concurrency: int,
+    report: ChunkReport,
+) -> None:
+    from dripper.sms.tasks import retry_delay
+
+    slot_of = dict(wave)
+    lock = _ChunkLock(redis_client(app), list(slot_of))  # type: ignore[arg-type]
+    try:
+        held = lock.acquire()
+    except RetryableSendError as error:
+        for message_id in slot_of:
+            report.hand_off(message_id, retry_delay(0, error.retry_after), retries=1)
+        return
+    try:
+        for message_id in slot_of:
+            if message_id not in held:  # another worker is sending it: look again later
+                report.hand_off(message_id, retry_delay(0, lock.ttl(message_id)), retries=1)
+        if not held:
+            return
+        _sleep_until(slot_of[held[0]])
+        jobs = _start_attempts(held, report)
+        if not jobs:
+            return
+        results = _call_all(sender, jobs, slot_of, concurrency)
+        _record(results, report)
+    finally:
+        lock.release()
+
+
+def _start_attempts(held: list[int], report: ChunkReport) -> list[tuple[int, str, str]]:
+    """Read the wave again under its locks and commit its attempts as started (one
+    transaction); returns (id, to, body) of the messages to send now."""
+    messages = _load(held)
+    fresh = []
+    for message_id in held:
+        message = messages.get(message_id)
+        if message is None:
+            report.note(message_id, Outcome.MISSING)
+        elif _done(message):
+            report.note(message_id, Outcome.ALREADY_DONE)
+        elif not may_send(message):  # a STOP may have come in meanwhile
+            _mark_canceled(message)
+            report.note(message_id, Outcome.CANCELED)
+        elif message.attempts > 0:
+            report.hand_off(message_id)
+        else:
+            fresh.append(message)
+    jobs = []
+    if fresh:
+        # A compare-and-set, as _start_attempt: a row that moved since is someone else's.
+        started = set(
+            db.session.scalars(
+                update(Message)
+                .where(
+                    Message.id.in_([message.id for message in fresh]),
+                    Message.attempts == 0,
+                    Message.status == MessageStatus.PENDING,
+                    Message.provider_sid.is_(None),
+                )
+                .values(attempts=1, status_at=now(), error_code=None, error_message=None)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        for message in fresh:
+            if message.id in started:
+                jobs.append((message.id, message.phone, message.body))
+            else:
+                report.note(message.id, Outcome.ALREADY_DONE)
+    db.session.commit()
+    return jobs
+
+
+def _call_all(
+    sender: Sender,
+    jobs: list[tuple[int, str, str]],
+    slot_of: dict[int, float],
+    concurrency: int,
+) -> dict[int, SendResult | BaseException]:
+    """Each job's provider call at (not before) its slot; the answer or the error."""
+    results: dict[int, SendResult | BaseException] = {}
+    if concurrency <= 1 or len(jobs) == 1:
+        for message_id, to, body in jobs:
+            try:
+                results[message_id] = _call(sender, to, body, slot_of[message_id])
+            except SoftTimeLimitExceeded:
+                raise  # the rest is handed over; this one is looked up there
+            except Exception as error:  # noqa: BLE001 - recorded per message
+                results[message_id] = error
+        return results
+    pool = _executor(concurrency)
+    futures: dict[int, Future[SendResult]] = {
+        message_id: pool.submit(_call, sender, to, body, slot_of[message_id])
+        for message_id, to, body in jobs
+    }
+    try:
+        for message_id, future in futures.items():
+            try:
+                results[message_id] = future.result()
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception as error:  # noqa: BLE001 - recorded per message
+                results[message_id] = error
+    except BaseException:
+        # Out of time: calls not begun are dropped; those in flight are waited for, so
+        # the send locks are released only once no call of this run is still going.
+        for future in futures.values():
+            future.cancel()
+        wait_for(list(futures.values()))
+        raise
+    return results
+
+
+def _call(sender: Sender, to: str, body: str, at: float) -> SendResult:
+    _sleep_until(at)
+    return sender.send(to, body)
+
+
+def _record(results: dict[int, SendResult | BaseException], report: ChunkReport) -> None:
+    """Store every answer of one wave in one transaction."""
+    from dripper.sms.tasks import retry_delay
+
+    # The accepted ones (nearly all) in one executemany by primary key; the rest need
+    # their rows (and maybe their subscriber) loaded.
+    at = now()
+    accepted = [
+        {
+            "id": message_id,
+            "provider_sid": result.sid,
+            "status": provider_status(result.status),
+            "error_code": None,
+            "error_message": None,
+            "sent_at": at,
+            "status_at": at,
+        }
+        for message_id, result in results.items()
+        if isinstance(result, SendResult)
+    ]
+    if accepted:
+        db.session.execute(update(Message), accepted)
+        for values in accepted:
+            report.note(values["id"], Outcome.SENT)
+            log.debug("message %s accepted as %s", values["id"], values["provider_sid"])
+    refused = {k: v for k, v in results.items() if not isinstance(v, SendResult)}
+    messages = _load(refused) if refused else {}
+    for message_id, result in refused.items():
+        message = messages[message_id]
+        if isinstance(result, PermanentSendError):
+            _fail(message, result, reason=f"refused: {result.code or result.status}: {result}")
+            report.note(message_id, Outcome.FAILED)
+            log.warning("message %s failed for good: %s", message_id, describe(result))
+        elif isinstance(result, RetryableSendError):  # ambiguous ones are looked up there
+            _note_error(message, result)
+            report.hand_off(message_id, retry_delay(0, result.retry_after), retries=1)
+            log.info("message %s not sent yet: %s", message_id, describe(result))
+        else:  # not a provider answer: the outcome is unknown, the single path looks
+            report.hand_off(message_id, retry_delay(0), retries=1)
+            log.warning("message %s: send raised %s", message_id, type(result).__name__)
+    db.session.commit()
+
+
+def _publish(report: ChunkReport) -> None:
+    """Queue the single deliveries handed over so far (their locks are released)."""
+    from dripper.sms.tasks import deliver
+
+    handoffs, report.handoffs = report.handoffs, []
+    for handoff in handoffs:
+        try:
+            deliver.apply_async(
+                args=[handoff.message_id],
+                countdown=handoff.countdown or None,
+                retries=handoff.retries,
+            )
+        except Exception:  # noqa: BLE001 - the sweep finds it later
+            log.warning("could not queue delivery of %s; the sweep retries it", handoff.message_id)
+
+
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _concurrency(app: object, sender: Sender) -> int:
+    if not getattr(sender, "thread_safe", False):
+        return 1
+    config = getattr(app, "config", {})
+    return max(1, int(config.get("SMS_SEND_CONCURRENCY") or DEFAULT_SEND_CONCURRENCY))
+
+
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+
+
+def _executor(size: int) -> ThreadPoolExecutor:
+    """This process's threads for provider calls (made after a fork, kept across tasks)."""
+    global _pool
+    if _pool is None or _pool[:2] != (os.getpid(), size):
+        _pool = (os.getpid(), size, ThreadPoolExecutor(size, thread_name_prefix="sms-send"))
+    return _pool[2]
+
+
+class _ChunkLock:
+    """The send locks of a wave's messages (the single path's keys), taken and released
+    in one Redis round trip each."""
+
+    def __init__(self, client: redis.Redis, message_ids: list[int]) -> None:
+        self.client = client
+        self.message_ids = message_ids
+        self.token = uuid.uuid4().hex
+        self.held: list[int] = []
+
+    def _key(self, message_id: int) -> str:
+        return f"{_LOCK_PREFIX}{message_id}"
+
+    def acquire(self) -> list[int]:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for message_id in self.message_ids:
+                pipe.set(self._key(message_id), self.token, nx=True, ex=SEND_LOCK_SECONDS)
+            taken = pipe.execute()
+        except redis.RedisError as error:
+            raise RetryableSendError(f"send lock unavailable: {error}") from error
+        self.held = [mid for mid, ok in zip(self.message_ids, taken, strict=True) if ok]
+        return self.held
+
+    def ttl(self, message_id: int) -> float:
+        try:
+            remaining = self.client.ttl(self._key(message_id))
+        except redis.RedisError:
+            return 5.0
+        return float(remaining) + 1 if isinstance(remaining, int) and remaining > 0 else 5.0
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        if not held:
+            return
+        try:
+            self.client.eval(_RELEASE_MANY, len(held), *map(self._key, held), self.token)
+        except redis.RedisError:
+            log.warning("could not release %d send locks", len(held))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
 from sqlalchemy import select
 
 from dripper.extensions import db
@@ -15,6 +19,61 @@ from dripper.models import (
     Subscriber,
     Subscription,
 )
+
+_COLLECTED = "dripper.sms.collected_deliveries"
+
+
+@dataclass
+class _Collector:
+    message_ids: list[int] = field(default_factory=list)
+    #: Subscriptions whose every dedupe key written so far is in ``known_keys``.
+    covered: set[int] = field(default_factory=set)
+    known_keys: set[str] = field(default_factory=set)
+
+
+@contextmanager
+def collect_deliveries(subscription_ids: Iterable[int] = ()) -> Iterator[list[int]]:
+    """Within this block, messages queued in this session are collected, not queued.
+
+    The caller hands the collected ids to one chunk delivery (``queue_deliveries``)
+    before it commits, instead of one delivery task per message. After a rollback the
+    list is stale: the caller drops it.
+
+    The dedupe keys already written for ``subscription_ids`` are read in one query, so
+    that a message for one of them whose key is not among them is written without the
+    "already written?" query. If one was written meanwhile, the unique key still
+    refuses the second row (IntegrityError at the flush), as it does for any race.
+    """
+    collector = _Collector()
+    wanted = sorted(set(subscription_ids))
+    if wanted:
+        collector.known_keys = set(
+            db.session.scalars(
+                select(Message.dedupe_key).where(
+                    Message.subscription_id.in_(wanted), Message.dedupe_key.is_not(None)
+                )
+            )
+        )
+        collector.covered = set(wanted)
+    previous = db.session.info.get(_COLLECTED)
+    db.session.info[_COLLECTED] = collector
+    try:
+        yield collector.message_ids
+    finally:
+        if previous is None:
+            db.session.info.pop(_COLLECTED, None)
+        else:
+            db.session.info[_COLLECTED] = previous
+
+
+def queue_deliveries(message_ids: list[int]) -> None:
+    """Queue the delivery of stored messages once the caller commits: one task for all."""
+    from dripper.sms.tasks import deliver, deliver_batch
+
+    if len(message_ids) == 1:
+        enqueue_after_commit(deliver, message_ids[0])
+    elif message_ids:
+        enqueue_after_commit(deliver_batch, list(message_ids))
 
 
 def queue_message(
@@ -33,7 +92,13 @@ def queue_message(
     the row already written (and queues nothing), which is what makes the drip
     exactly-once when a task runs twice.
     """
-    if dedupe_key is not None:
+    collector: _Collector | None = db.session.info.get(_COLLECTED)
+    if dedupe_key is not None and not (
+        collector is not None
+        and subscription is not None
+        and subscription.id in collector.covered
+        and dedupe_key not in collector.known_keys
+    ):
         existing = db.session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
         if existing is not None:
             return existing
@@ -50,6 +115,11 @@ def queue_message(
     )
     db.session.add(message)
     db.session.flush()
+    if collector is not None:
+        if dedupe_key is not None:
+            collector.known_keys.add(dedupe_key)
+        collector.message_ids.append(message.id)  # the caller queues them all at once
+        return message
     from dripper.sms.tasks import deliver
 
     enqueue_after_commit(deliver, message.id)

@@ -26,22 +26,30 @@ KEY_PREFIX = "dripper:sms:rate:"
 DEFAULT_MAX_WAIT = 60.0
 
 # KEYS[1]: the sender's key, holding the time (µs, Redis clock) of its next free slot.
-# ARGV[1]: the interval between sends (µs); ARGV[2]: the longest acceptable wait (µs).
-# Returns {1, wait} with the slot reserved, or {0, wait} without reserving anything.
+# ARGV[1]: the interval between sends (µs); ARGV[2]: the longest acceptable wait (µs);
+# ARGV[3]: how many consecutive slots are wanted.
+# Returns {n, wait}: n slots reserved (as many as wanted that start within the longest
+# wait), the first of them ``wait`` µs from now; {0, wait} reserves nothing.
 _RESERVE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3] or '1')
 local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(now, next_free)
 local wait = slot - now
-if wait > tonumber(ARGV[2]) then
+if wait > max_wait then
   return {0, wait}
 end
-local following = slot + interval
+local count = wanted
+if interval > 0 then
+  count = math.min(wanted, math.floor((max_wait - wait) / interval) + 1)
+end
+local following = slot + count * interval
 redis.call('SET', KEYS[1], string.format('%.0f', following),
            'PX', math.ceil((following - now) / 1000) + 1000)
-return {1, wait}
+return {count, wait}
 """
 
 
@@ -76,19 +84,32 @@ class SendRateLimiter:
 
     def reserve(self) -> float:
         """Reserve the next slot; return the seconds until it, without sleeping."""
+        return self.reserve_many(1)[1]
+
+    def reserve_many(self, count: int) -> tuple[int, float]:
+        """Reserve up to ``count`` consecutive slots in one call, without sleeping.
+
+        Returns how many were reserved (those that start within ``max_wait``; at least
+        one) and the seconds until the first; the others follow ``interval`` apart.
+        Raises SendRateWaitTooLong when not even the first is within reach.
+        """
         try:
             granted, wait_us = self._reserve(
                 keys=[self.key],
-                args=[round(self.interval * 1_000_000), round(self.max_wait * 1_000_000)],
+                args=[
+                    round(self.interval * 1_000_000),
+                    round(self.max_wait * 1_000_000),
+                    max(1, int(count)),
+                ],
             )
         except redis.RedisError as error:
             raise RetryableSendError(f"send-rate limiter unavailable: {error}") from error
         wait = int(wait_us) / 1_000_000
-        if not granted:
+        if not int(granted):
             raise SendRateWaitTooLong(
                 f"no send slot within {self.max_wait:.0f}s", retry_after=wait - self.max_wait
             )
-        return wait
+        return int(granted), wait
 
     def acquire(self) -> float:
         """Wait (sleep) until this caller may send; return how long it waited."""

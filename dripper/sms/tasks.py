@@ -1,4 +1,4 @@
-"""Celery tasks of the sending side: deliver one message; sweep up lost deliveries."""
+"""Celery tasks of the sending side: deliver one message or a chunk; sweep up lost ones."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dripper.sms.base import RetryableSendError
 from dripper.sms.delivery import (
     Outcome,
     deliver_message,
+    deliver_messages,
     give_up,
     replay_failure,
     stale_message_ids,
@@ -65,6 +66,24 @@ def deliver(self: Task, message_id: int) -> str:
         ) from error
 
 
+@shared_task(
+    name="dripper.sms.deliver_batch",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # As deliver's: slots are only reserved within the limiter's longest wait, the locks
+    # (taken after the task starts) outlive the hard limit.
+    soft_time_limit=120,
+    time_limit=150,
+)
+def deliver_batch(message_ids: list[int]) -> dict[str, int]:
+    """Send a chunk of stored outbound messages, each exactly once (see deliver_messages).
+
+    Messages that need a retry or a lookup are handed to ``deliver``, one task each.
+    """
+    return dict(deliver_messages(message_ids).outcomes)
+
+
 @shared_task(name="dripper.sms.sweep", acks_late=True, soft_time_limit=50, time_limit=55)
 def sweep_unsent() -> int:
     """Queue again the outbound messages whose delivery task was lost."""
@@ -80,4 +99,11 @@ def sweep_unsent() -> int:
     return queued
 
 
-__all__ = ["Outcome", "deliver", "replay_failure", "retry_delay", "sweep_unsent"]
+__all__ = [
+    "Outcome",
+    "deliver",
+    "deliver_batch",
+    "replay_failure",
+    "retry_delay",
+    "sweep_unsent",
+]

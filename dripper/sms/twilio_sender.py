@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Container
 from datetime import UTC, datetime, timedelta
 
@@ -44,16 +45,36 @@ class TwilioSender:
         self.status_callback = status_callback
         # A messaging service pools its numbers; its SID is the identity Twilio throttles.
         self.rate_key = messaging_service_sid or str(from_number)
+        self._credentials = (account_sid, auth_token)
+        self._api_url = api_url.rstrip("/")
+        self._timeout = timeout
+        self.client = self._build_client()
+        # The client's requests.Session is not meant to be shared between threads: a
+        # chunk delivery's parallel sends each use a client of their thread's own.
+        self._local = threading.local()
+        self._local.client = self.client
+
+    #: ``send`` may be called from several threads at once (see _client).
+    thread_safe = True
+
+    def _build_client(self) -> Client:
         # No retries inside the HTTP layer: a POST repeated there after a lost answer
         # would send the text twice. Retries are the delivery task's, after a lookup.
-        http_client = TwilioHttpClient(timeout=timeout, logger=_http_log, max_retries=0)
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        http_client = TwilioHttpClient(timeout=self._timeout, logger=_http_log, max_retries=0)
+        client = Client(*self._credentials, http_client=http_client)
         # Settings come from our configuration only: with TWILIO_EDGE or TWILIO_REGION in
         # the environment the library rewrites the host, which would defeat TWILIO_API_URL.
-        self.client.edge = None
-        self.client.region = None
+        client.edge = None
+        client.region = None
         # Every v2010 resource builds its URL from the Api domain's base_url.
-        self.client.api.base_url = api_url.rstrip("/")
+        client.api.base_url = self._api_url
+        return client
+
+    def _client(self) -> Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._build_client()
+        return client
 
     def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
         sender: dict[str, str]
@@ -64,7 +85,7 @@ class TwilioSender:
             sender = {"from_": str(self.from_number)}
         callback = status_callback or self.status_callback
         try:
-            message = self.client.messages.create(
+            message = self._client().messages.create(
                 to=to,
                 body=body,
                 **sender,
@@ -85,12 +106,12 @@ class TwilioSender:
         """
         earliest = since.astimezone(UTC) - CLOCK_SKEW
         try:
-            sent = self.client.messages.list(
+            sent = self._client().messages.list(
                 to=to, date_sent_after=earliest.strftime("%Y-%m-%d"), limit=50
             )
             found = _match(sent, body, earliest, exclude)
             if found is None:
-                recent = self.client.messages.list(to=to, limit=20)
+                recent = self._client().messages.list(to=to, limit=20)
                 found = _match(recent, body, earliest, exclude)
         except Exception as error:
             classified = classify_exception(error)
