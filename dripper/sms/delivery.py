@@ -242,16 +242,32 @@ def stale_message_ids(older_than: timedelta, limit: int = 500) -> list[int]:
     )
 
 
+#: Answers an opted-out person still gets when they ask after opting out: HELP must work
+#: whatever the status (CTIA), and a crisis reply always gets the crisis lines.
+ANSWERS_AFTER_OPT_OUT = frozenset({MessageKind.HELP, MessageKind.CRISIS_RESPONSE})
+
+
 def may_send(message: Message) -> bool:
-    """Whether this person may get this message (an opt-out still gets its one confirmation)."""
+    """Whether this person may get this message.
+
+    An opt-out gets its one confirmation and nothing after it, except the answers to
+    HELP or a crisis reply they send after opting out (or in the same text).
+    """
     subscriber = message.subscriber or db.session.scalar(
         select(Subscriber).where(Subscriber.phone == message.phone)
     )
     if subscriber is None or subscriber.may_be_texted:
         return True
+    if subscriber.status is not SubscriberStatus.OPTED_OUT:
+        return False
+    if message.kind is MessageKind.STOP_CONFIRMATION:
+        return True
+    opted_out_at = subscriber.opted_out_at
     return (
-        message.kind is MessageKind.STOP_CONFIRMATION
-        and subscriber.status is SubscriberStatus.OPTED_OUT
+        message.kind in ANSWERS_AFTER_OPT_OUT
+        and opted_out_at is not None
+        and message.created_at is not None
+        and message.created_at >= opted_out_at
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from dripper.clock import now as clock_now
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
 from dripper.models import (
@@ -112,6 +113,7 @@ def queue_message(
         body=body,
         status=MessageStatus.PENDING,
         dedupe_key=dedupe_key,
+        created_at=clock_now(),  # the sandbox's time too, so a timeline reads in order
     )
     db.session.add(message)
     db.session.flush()

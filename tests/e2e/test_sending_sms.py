@@ -372,6 +372,31 @@ def test_opted_out_person_gets_only_the_stop_confirmation(
     assert [m.body for m in twilio_server.messages] == ["You're unsubscribed. No more messages."]
 
 
+def test_after_an_opt_out_only_help_and_crisis_lines_they_ask_for_are_sent(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    from dripper.clock import now
+    from dripper.conversation import states
+
+    subscriber = person()
+    help_before = stored("Help text", subscriber=subscriber, kind=MessageKind.HELP)
+    states.opt_out(subscriber, now())
+    db.session.commit()
+    help_after = stored("Help text, asked again", subscriber=subscriber, kind=MessageKind.HELP)
+    crisis = stored("Call or text 988.", subscriber=subscriber, kind=MessageKind.CRISIS_RESPONSE)
+    notice = stored("Some notice", subscriber=subscriber, kind=MessageKind.NOTICE)
+
+    # What was queued before the STOP does not follow its confirmation.
+    assert run(help_before) == "canceled"
+    assert run(help_after) == "sent"
+    assert run(crisis) == "sent"
+    assert run(notice) == "canceled"
+    assert [m.body for m in twilio_server.messages] == [
+        "Help text, asked again",
+        "Call or text 988.",
+    ]
+
+
 def test_number_without_subscriber_is_checked_by_phone(
     app: Flask, twilio_server: FakeTwilio
 ) -> None:

