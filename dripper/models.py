@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     Time,
     TypeDecorator,
@@ -390,3 +391,7 @@ class Setting(Model):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+#: The subscription table as a Core ``Table`` (typed), for the drip's bulk claims.
+subscription_table = cast(Table, Subscription.__table__)

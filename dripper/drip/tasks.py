@@ -32,6 +32,7 @@ from dripper.models import (
     Message,
     MessageKind,
     Subscription,
+    subscription_table,
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
@@ -247,10 +248,10 @@ def _act(subscription_id: int, claim_token: str, now: datetime) -> Outcome:
     # Taking the row (PostgreSQL: its lock; SQLite: the write lock) before reading it
     # means a transition committed meanwhile is seen, and one that comes later waits.
     touched = db.session.execute(
-        update(Subscription.__table__)
+        update(subscription_table)
         .where(
-            Subscription.__table__.c.id == subscription_id,
-            Subscription.__table__.c.claim_token == claim_token,
+            subscription_table.c.id == subscription_id,
+            subscription_table.c.claim_token == claim_token,
         )
         .values(claimed_at=now)
     )
@@ -272,7 +273,7 @@ def _take_many(
 ) -> dict[int, Subscription]:
     """``_act``'s first half for a whole chunk: take the rows whose claim is still
     ``claim_token`` (one UPDATE), then read them with subscriber and course (one query)."""
-    table = Subscription.__table__
+    table = subscription_table
     taken = list(
         db.session.scalars(
             update(table)

@@ -28,7 +28,7 @@ from dripper.clock import now as clock_now
 from dripper.conversation.states import SCHEDULED_STATES
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
-from dripper.models import Subscription
+from dripper.models import Subscription, subscription_table
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #: batch, large enough that queueing 100k claims costs a few thousand publishes.
 CHUNK_SIZE = 50
 
-_table = Subscription.__table__
+_table = subscription_table
 _c = _table.c
 
 

@@ -701,7 +701,7 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
     if accepted:
         db.session.execute(update(Message), accepted)
         for values in accepted:
-            report.note(values["id"], Outcome.SENT)
+            report.note(int(values["id"]), Outcome.SENT)  # type: ignore[arg-type]
             log.debug("message %s accepted as %s", values["id"], values["provider_sid"])
     refused = {k: v for k, v in results.items() if not isinstance(v, SendResult)}
     messages = _load(refused) if refused else {}
