@@ -36,7 +36,7 @@ from dripper.models import (
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
-from dripper.sms.outbox import collect_deliveries, queue_deliveries, queue_message
+from dripper.sms.outbox import collect_deliveries, collected, queue_deliveries, queue_message
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ def completion_key(subscription_id: int) -> str:
 
 def received_lesson_ids(subscription_id: int) -> set[int]:
     """Lessons this subscription was sent: the cursor (not a position, so edits are safe)."""
+    chunk = collected()
+    if chunk is not None and subscription_id in chunk.covered:
+        return set(chunk.lessons.get(subscription_id, ()))  # read with the chunk's rows
     rows = db.session.scalars(
         select(Message.lesson_id).where(
             Message.subscription_id == subscription_id,
@@ -95,8 +98,12 @@ def _question_went_unanswered(subscription: Subscription) -> bool:
     if subscription.last_lesson_id is None:
         return False
     key = lesson_key(subscription.id, subscription.last_lesson_id, "question")
-    asked = db.session.scalar(select(Message.id).where(Message.dedupe_key == key))
-    return asked is not None and not states.replied_since(subscription, subscription.last_lesson_at)
+    chunk = collected()
+    if chunk is not None and subscription.id in chunk.covered:
+        asked = key in chunk.known_keys
+    else:
+        asked = db.session.scalar(select(Message.id).where(Message.dedupe_key == key)) is not None
+    return asked and not states.replied_since(subscription, subscription.last_lesson_at)
 
 
 def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
@@ -293,8 +300,10 @@ def _take_many(
     return {subscription.id: subscription for subscription in rows}
 
 
-def _act_on(subscription: Subscription, now: datetime) -> Outcome:
-    """``_act``'s second half, on a subscription taken and read in this transaction."""
+def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) -> Outcome:
+    """``_act``'s second half, on a subscription taken and read in this transaction.
+
+    ``flush=False`` leaves the flush to the caller (a chunk flushes once)."""
     subscription_id = subscription.id
     subscriber = subscription.subscriber
     course = subscription.course
@@ -323,7 +332,8 @@ def _act_on(subscription: Subscription, now: datetime) -> Outcome:
         states._schedule(subscription, subscription.next_action, at)
         return Outcome.QUIET_HOURS
     outcome = action(subscription, now)
-    db.session.flush()  # a racing run's dedupe key fails here, not at commit
+    if flush:
+        db.session.flush()  # a racing run's dedupe key fails here, not at commit
     log.info(
         "subscription %s (%s): %s", subscription_id, mask_phone(subscriber.phone), outcome.value
     )
@@ -356,7 +366,7 @@ def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int
     counts: dict[str, int] = {}
     try:
         now = clock_now()
-        with collect_deliveries(subscription_ids) as message_ids:
+        with collect_deliveries(subscription_ids) as chunk:
             taken = _take_many(subscription_ids, claim_token, now)
             seen: set[int] = set()
             for subscription_id in subscription_ids:
@@ -369,9 +379,11 @@ def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int
                         db.session.flush()
                         db.session.refresh(subscription)
                     seen.add(subscription.subscriber_id)
-                    outcome = _act_on(subscription, now).value
+                    outcome = _act_on(subscription, now, flush=False).value
                 counts[outcome] = counts.get(outcome, 0) + 1
-            queue_deliveries(message_ids)
+            # One flush for the chunk (a racing run's dedupe key fails here, and the
+            # chunk is done again one by one).
+            queue_deliveries(chunk.message_ids())
         db.session.commit()
         return counts
     except Exception as error:  # noqa: BLE001 - any failure: fall back to one at a time

@@ -25,41 +25,61 @@ _COLLECTED = "dripper.sms.collected_deliveries"
 
 
 @dataclass
-class _Collector:
-    message_ids: list[int] = field(default_factory=list)
-    #: Subscriptions whose every dedupe key written so far is in ``known_keys``.
+class Collected:
+    """What a chunk wrote, and what was already written for its subscriptions."""
+
+    messages: list[Message] = field(default_factory=list)
+    #: Subscriptions whose every dedupe key written so far is in ``known_keys``, and
+    #: every lesson sent so far in ``lessons``.
     covered: set[int] = field(default_factory=set)
     known_keys: set[str] = field(default_factory=set)
+    lessons: dict[int, set[int]] = field(default_factory=dict)
+
+    def message_ids(self) -> list[int]:
+        """The ids of the collected messages; flushes them first if need be."""
+        if any(message.id is None for message in self.messages):
+            db.session.flush()
+        return [message.id for message in self.messages]
+
+
+def collected() -> Collected | None:
+    """The collector of the ``collect_deliveries`` block this session is in, if any."""
+    return db.session.info.get(_COLLECTED)
 
 
 @contextmanager
-def collect_deliveries(subscription_ids: Iterable[int] = ()) -> Iterator[list[int]]:
-    """Within this block, messages queued in this session are collected, not queued.
+def collect_deliveries(subscription_ids: Iterable[int] = ()) -> Iterator[Collected]:
+    """Within this block, messages queued in this session are collected, not queued,
+    and not flushed one by one: the caller flushes the chunk once.
 
     The caller hands the collected ids to one chunk delivery (``queue_deliveries``)
     before it commits, instead of one delivery task per message. After a rollback the
-    list is stale: the caller drops it.
+    collection is stale: the caller drops it.
 
-    The dedupe keys already written for ``subscription_ids`` are read in one query, so
-    that a message for one of them whose key is not among them is written without the
-    "already written?" query. If one was written meanwhile, the unique key still
-    refuses the second row (IntegrityError at the flush), as it does for any race.
+    The dedupe keys and lessons already written for ``subscription_ids`` are read in
+    one query, so that a message for one of them whose key is not among them is written
+    without the "already written?" query. If one was written meanwhile, the unique key
+    still refuses the second row (IntegrityError at the flush), as it does for any race.
     """
-    collector = _Collector()
+    collector = Collected()
     wanted = sorted(set(subscription_ids))
     if wanted:
-        collector.known_keys = set(
-            db.session.scalars(
-                select(Message.dedupe_key).where(
-                    Message.subscription_id.in_(wanted), Message.dedupe_key.is_not(None)
-                )
-            )
+        rows = db.session.execute(
+            select(
+                Message.subscription_id, Message.dedupe_key, Message.kind, Message.lesson_id
+            ).where(Message.subscription_id.in_(wanted), Message.direction == Direction.OUTBOUND)
         )
+        collector.lessons = {subscription_id: set() for subscription_id in wanted}
+        for subscription_id, key, kind, lesson_id in rows:
+            if key is not None:
+                collector.known_keys.add(key)
+            if kind is MessageKind.LESSON and lesson_id is not None and subscription_id:
+                collector.lessons[subscription_id].add(lesson_id)
         collector.covered = set(wanted)
     previous = db.session.info.get(_COLLECTED)
     db.session.info[_COLLECTED] = collector
     try:
-        yield collector.message_ids
+        yield collector
     finally:
         if previous is None:
             db.session.info.pop(_COLLECTED, None)
@@ -93,7 +113,7 @@ def queue_message(
     the row already written (and queues nothing), which is what makes the drip
     exactly-once when a task runs twice.
     """
-    collector: _Collector | None = db.session.info.get(_COLLECTED)
+    collector = collected()
     if dedupe_key is not None and not (
         collector is not None
         and subscription is not None
@@ -116,12 +136,15 @@ def queue_message(
         created_at=clock_now(),  # the sandbox's time too, so a timeline reads in order
     )
     db.session.add(message)
-    db.session.flush()
     if collector is not None:
+        # Flushed with the rest of the chunk; the caller queues them all at once.
         if dedupe_key is not None:
             collector.known_keys.add(dedupe_key)
-        collector.message_ids.append(message.id)  # the caller queues them all at once
+        if kind is MessageKind.LESSON and lesson is not None and subscription is not None:
+            collector.lessons.setdefault(subscription.id, set()).add(lesson.id)
+        collector.messages.append(message)
         return message
+    db.session.flush()
     from dripper.sms.tasks import deliver
 
     enqueue_after_commit(deliver, message.id)
