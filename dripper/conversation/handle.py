@@ -61,6 +61,9 @@ class Inbound:
     subscriber: Subscriber | None
     courses: list[Course]  # by id; the first is the default course
     now: datetime
+    #: Set once a plain-language command was tried, so that one that does not apply
+    #: (PAUSE while held) comes back as a plain reply, not as the command again.
+    tried_as_command: bool = False
 
     @property
     def phone(self) -> str:
@@ -122,11 +125,12 @@ def reply(inbound: Inbound, subscription: Subscription) -> None:
     if label is ReplyLabel.CRISIS:
         _crisis(inbound, subscription, message)
         return
-    if inbound.command is None and label in COMMAND_LABELS:
+    if label in COMMAND_LABELS and inbound.command is None and not inbound.tried_as_command:
         # A plain-language command: acted on like its keyword.
+        inbound.tried_as_command = True
         return _plain_command(inbound, subscription, label, result.days, result.at)
     if label in COMMAND_LABELS:
-        # A keyword that did not apply here (PAUSE while held, YES when nothing is
+        # A command that did not apply here (PAUSE while held, YES when nothing is
         # pending): an answer like any other, with nothing to read into it.
         label = ReplyLabel.NEUTRAL
     answer = pacing.apply(

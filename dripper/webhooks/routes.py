@@ -48,9 +48,12 @@ def inbound() -> ResponseReturnValue:
         handle_inbound(message)
         # Committed before answering: an opt-out is on record by the time Twilio hears 200.
         db.session.commit()
-    except Exception:
+    except Exception as error:
         db.session.rollback()
-        log.exception("inbound message %s stored but not handled", message.id)
+        # The exception's text may quote SQL parameters (the body): name it only, and
+        # keep the traceback for debug logs.
+        log.error("inbound message %s stored but not handled: %s", message.id, type(error).__name__)
+        log.debug("inbound message %s not handled", message.id, exc_info=True)
         return Response(str(MessagingResponse()), status=500, mimetype="text/xml")
     return empty_twiml()
 

@@ -176,6 +176,20 @@ def test_while_held_pause_and_more_do_not_restart_lessons(phone: Handset) -> Non
     assert phone.subscription().state is SubscriptionState.ACTIVE  # type: ignore[union-attr]
 
 
+def test_while_held_plain_language_pause_and_more_do_not_restart_lessons(phone: Handset) -> None:
+    phone.text("I have pills saved up")
+    phone.new_replies()
+
+    for body in ["can we take a break for a week", "can i have the next one now?"]:
+        phone.text(body)
+        assert last_inbound(phone).label in (ReplyLabel.PAUSE, ReplyLabel.MORE)
+    assert phone.new_replies() == []
+    subscription = phone.subscription()
+    assert subscription is not None
+    assert subscription.state is SubscriptionState.HELD
+    assert subscription.next_send_at is None
+
+
 def test_a_stranger_in_crisis_gets_the_crisis_lines_not_a_join_hint(
     client: FlaskClient, course: Any
 ) -> None:
