@@ -16,7 +16,12 @@ from dripper.conversation.handle import handle_inbound
 from dripper.extensions import csrf, db, limiter
 from dripper.logs import mask_phone
 from dripper.webhooks import bp
-from dripper.webhooks.inbound import MalformedWebhook, read_inbound, store_inbound
+from dripper.webhooks.inbound import (
+    MalformedWebhook,
+    mark_not_handled,
+    read_inbound,
+    store_inbound,
+)
 from dripper.webhooks.signature import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ def inbound() -> ResponseReturnValue:
         # keep the traceback for debug logs.
         log.error("inbound message %s stored but not handled: %s", message.id, type(error).__name__)
         log.debug("inbound message %s not handled", message.id, exc_info=True)
+        mark_not_handled(message.id)  # Twilio's retry (or a replay) handles it again
         return Response(str(MessagingResponse()), status=500, mimetype="text/xml")
     return empty_twiml()
 

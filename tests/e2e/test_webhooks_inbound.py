@@ -171,6 +171,30 @@ def test_a_repeat_racing_past_the_check_meets_the_unique_sid_and_is_ignored(
     assert len(outbound_messages()) == 1
 
 
+def test_a_message_whose_handling_failed_is_handled_when_twilio_retries_it(
+    client: FlaskClient, course: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dripper.webhooks import routes
+
+    real_handle = routes.handle_inbound
+
+    def broken(message: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    params = inbound_params(NUMBER, "JOIN")
+    monkeypatch.setattr(routes, "handle_inbound", broken)
+    assert post_signed(client, PATH, params).status_code == 500
+    assert len(inbound_messages()) == 1  # stored all the same
+    assert outbound_messages() == []
+
+    monkeypatch.setattr(routes, "handle_inbound", real_handle)
+    assert post_signed(client, PATH, params).status_code == 200
+    assert post_signed(client, PATH, params).status_code == 200  # and only once
+
+    assert len(inbound_messages()) == 1
+    assert [m.kind for m in outbound_messages()] == [MessageKind.CONFIRMATION_REQUEST]
+
+
 def test_a_message_missing_from_is_a_bad_request_and_nothing_is_stored(
     client: FlaskClient, course: Any
 ) -> None:
