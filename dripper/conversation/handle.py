@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -43,6 +44,9 @@ from dripper.models import (
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
 from dripper.readiness.labels import ReplyLabel
+
+if TYPE_CHECKING:
+    from dripper.readiness.classifier import Classification
 
 log = logging.getLogger(__name__)
 
@@ -105,22 +109,10 @@ def reply(inbound: Inbound, subscription: Subscription) -> None:
     The one place free text goes. The label, its confidence and whether a person
     should review it are stored on the message (the review queue reads them).
     """
-    from dripper.readiness.service import get_classifier
-
     message = inbound.message
     message.subscription = subscription
     message.lesson = subscription.last_lesson
-    result = get_classifier().classify(message.body or "")
-    message.label = result.label
-    message.confidence = round(result.confidence, 4)
-    message.needs_review = result.needs_review
-    log.info(
-        "message %s: %s (%.2f, %s layer)",
-        message.id,
-        result.label.value,
-        result.confidence,
-        result.layer,
-    )
+    result = _classify(message)
     label = result.label
     if label is ReplyLabel.CRISIS:
         _crisis(inbound, subscription, message)
@@ -192,6 +184,24 @@ def _crisis(inbound: Inbound, subscription: Subscription, message: Message) -> N
         _send(inbound, "stop_confirmation", current, course=subscription.course)
 
 
+def _classify(message: Message) -> Classification:
+    """The reply's label, stored on it with its confidence and whether to review it."""
+    from dripper.readiness.service import get_classifier
+
+    result = get_classifier().classify(message.body or "")
+    message.label = result.label
+    message.confidence = round(result.confidence, 4)
+    message.needs_review = result.needs_review
+    log.info(
+        "message %s: %s (%.2f, %s layer)",
+        message.id,
+        result.label.value,
+        result.confidence,
+        result.layer,
+    )
+    return result
+
+
 def _asks_to_stop(text: str) -> bool:
     from dripper.readiness.rules import normalise_text, opt_out_rule
 
@@ -200,7 +210,7 @@ def _asks_to_stop(text: str) -> bool:
 
 def _acknowledge(inbound: Inbound, subscription: Subscription, name: str) -> None:
     """One short acknowledgement of a reply, at most one of each kind per lesson."""
-    replies.send_keyed(
+    replies.send(
         inbound.message,
         MessageKind.ACKNOWLEDGEMENT,
         subscription.course,
@@ -290,7 +300,7 @@ def pause(inbound: Inbound) -> None:
 
 
 def _default_pause_days(subscription: Subscription) -> int:
-    return int(schedule.pacing(subscription.course, "pause_days"))  # type: ignore[call-overload]
+    return schedule.pacing_count(subscription.course, "pause_days")
 
 
 def _pause(inbound: Inbound, subscription: Subscription, days: int) -> None:
@@ -368,14 +378,8 @@ def stranger(inbound: Inbound) -> None:
     Someone in danger may text any number they find; they get the crisis lines
     (never a sign-up pitch) and the team is alerted, as for a subscriber.
     """
-    from dripper.readiness.service import get_classifier
-
-    result = get_classifier().classify(inbound.message.body or "")
-    if result.label is not ReplyLabel.CRISIS:
+    if _classify(inbound.message).label is not ReplyLabel.CRISIS:
         return join_hint(inbound)
-    inbound.message.label = result.label
-    inbound.message.confidence = round(result.confidence, 4)
-    inbound.message.needs_review = True
     course = inbound.default_course
     if course is None:
         return None

@@ -55,13 +55,17 @@ def send(
     *,
     subscriber: Subscriber | None = None,
     subscription: Subscription | None = None,
+    dedupe_key: str | None = None,
     **values: str,
 ) -> Message:
-    """Queue one answer to ``inbound``; at most one of each kind per inbound message.
+    """Queue one answer to ``inbound``; at most one of each kind per inbound message,
+    or, with a ``dedupe_key``, at most one per that key (e.g. once a lesson).
 
     The dedupe key makes handling the same inbound message twice answer it once.
     """
-    key = f"answer:{inbound.id}:{kind.value}:{subscription.id if subscription else '-'}"
+    key = dedupe_key or (
+        f"answer:{inbound.id}:{kind.value}:{subscription.id if subscription else '-'}"
+    )
     return queue_message(
         inbound.phone,
         kind,
@@ -69,26 +73,4 @@ def send(
         subscriber=subscriber,
         subscription=subscription,
         dedupe_key=key,
-    )
-
-
-def send_keyed(
-    inbound: Message,
-    kind: MessageKind,
-    course: Course,
-    name: str,
-    *,
-    dedupe_key: str,
-    subscriber: Subscriber | None = None,
-    subscription: Subscription | None = None,
-    **values: str,
-) -> Message:
-    """Queue an answer that is said at most once per ``dedupe_key`` (e.g. once a lesson)."""
-    return queue_message(
-        inbound.phone,
-        kind,
-        text(course, name, phone=inbound.phone, **values),
-        subscriber=subscriber,
-        subscription=subscription,
-        dedupe_key=dedupe_key,
     )

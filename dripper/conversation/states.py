@@ -178,7 +178,7 @@ def request_more(subscription: Subscription, now: datetime) -> datetime | None:
     today = schedule.local_today(subscription.subscriber, now)
     if subscription.extra_on != today:
         subscription.extra_on, subscription.extra_count = today, 0
-    if subscription.extra_count >= int(schedule.pacing(subscription.course, "more_per_day")):  # type: ignore[call-overload]
+    if subscription.extra_count >= schedule.pacing_count(subscription.course, "more_per_day"):
         return None
     subscription.extra_count += 1
     subscription.state = State.ACTIVE

@@ -41,6 +41,11 @@ def pacing(course: Course, name: str) -> object:
     return (course.pacing or {}).get(name, PACING_DEFAULTS[name])
 
 
+def pacing_count(course: Course, name: str) -> int:
+    """A whole-number pacing setting of the course (days, counts), or its default."""
+    return int(pacing(course, name))  # type: ignore[call-overload]
+
+
 def window(course: Course) -> tuple[time, time]:
     return parse_clock(str(pacing(course, "window_start"))), parse_clock(
         str(pacing(course, "window_end"))

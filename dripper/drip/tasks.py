@@ -36,7 +36,13 @@ from dripper.models import (
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
-from dripper.sms.outbox import collect_deliveries, collected, queue_deliveries, queue_message
+from dripper.sms.outbox import (
+    collect_deliveries,
+    collected,
+    lesson_key,
+    queue_deliveries,
+    queue_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +63,6 @@ class Outcome(enum.StrEnum):
     CHECK_IN = "check_in"  # asked whether to go on (after overwhelm or silence)
     OFFER = "offer"  # the next lesson offered, not pushed
     DORMANT = "dormant"  # no answer: nothing more until they text
-
-
-def lesson_key(subscription_id: int, lesson_id: int, kind: str) -> str:
-    """The dedupe key of a lesson or its question for one subscription."""
-    return f"sub:{subscription_id}:lesson:{lesson_id}:{kind}"
 
 
 def completion_key(subscription_id: int) -> str:
@@ -173,16 +174,21 @@ def _occasion_key(subscription: Subscription, kind: str) -> str:
     return f"sub:{subscription.id}:{kind}:{stamp}"
 
 
-def _queue_check_in(subscription: Subscription, now: datetime) -> None:
+def _queue_course_message(subscription: Subscription, kind: MessageKind, name: str) -> None:
+    """The course's message ``name``, once for this scheduled occasion."""
     subscriber = subscription.subscriber
     queue_message(
         subscriber.phone,
-        MessageKind.CHECK_IN,
-        subscription.course.message("check_in"),
+        kind,
+        subscription.course.message(name),
         subscriber=subscriber,
         subscription=subscription,
-        dedupe_key=_occasion_key(subscription, "check_in"),
+        dedupe_key=_occasion_key(subscription, kind.value),
     )
+
+
+def _queue_check_in(subscription: Subscription, now: datetime) -> None:
+    _queue_course_message(subscription, MessageKind.CHECK_IN, "check_in")
     subscription.unanswered_check_ins = (subscription.unanswered_check_ins or 0) + 1
 
 
@@ -199,7 +205,7 @@ def _send_check_in(subscription: Subscription, now: datetime) -> Outcome:
     if subscription.unanswered_check_ins >= 2:
         states.go_dormant(subscription)
     else:
-        repeat = int(schedule.pacing(subscription.course, "check_in_repeat_days"))  # type: ignore[call-overload]
+        repeat = schedule.pacing_count(subscription.course, "check_in_repeat_days")
         at = schedule.next_daily_slot(
             subscription.subscriber, subscription.course, now, days=repeat
         )
@@ -211,17 +217,9 @@ def _send_offer(subscription: Subscription, now: datetime) -> Outcome:
     """After pushback twice in a row: the next lesson is offered ("reply NEXT"), not sent."""
     if subscription.state is State.PAUSED:
         states.resume(subscription, now)
-    subscriber = subscription.subscriber
-    queue_message(
-        subscriber.phone,
-        MessageKind.OFFER,
-        subscription.course.message("next_offer"),
-        subscriber=subscriber,
-        subscription=subscription,
-        dedupe_key=_occasion_key(subscription, "offer"),
-    )
-    wait = int(schedule.pacing(subscription.course, "offer_wait_days"))  # type: ignore[call-overload]
-    until = schedule.next_daily_slot(subscriber, subscription.course, now, days=wait)
+    _queue_course_message(subscription, MessageKind.OFFER, "next_offer")
+    wait = schedule.pacing_count(subscription.course, "offer_wait_days")
+    until = schedule.next_daily_slot(subscription.subscriber, subscription.course, now, days=wait)
     states.wait_for_reply(subscription, until, NextAction.OFFER_EXPIRES)
     return Outcome.OFFER
 

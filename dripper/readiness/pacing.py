@@ -25,6 +25,7 @@ from dripper.jobs import enqueue_after_commit
 from dripper.logs import mask_phone
 from dripper.models import Alert, Message, Subscription, SubscriptionState
 from dripper.readiness.labels import ReplyLabel
+from dripper.sms.outbox import lesson_key
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def update_readiness(subscription: Subscription, label: ReplyLabel) -> None:
 
 
 def _days(subscription: Subscription, name: str) -> int:
-    return int(schedule.pacing(subscription.course, name))  # type: ignore[call-overload]
+    return schedule.pacing_count(subscription.course, name)
 
 
 def _lesson_day(subscription: Subscription, now: datetime) -> datetime:
@@ -117,7 +118,7 @@ def _lesson_at(subscription: Subscription, at: datetime) -> None:
 
 def acknowledgement_key(subscription: Subscription, kind: str) -> str:
     """The dedupe key of an acknowledgement: one of each kind per lesson."""
-    return f"sub:{subscription.id}:lesson:{subscription.last_lesson_id}:{kind}"
+    return lesson_key(subscription.id, subscription.last_lesson_id, kind)
 
 
 def _acknowledged(subscription: Subscription, kind: str) -> bool:

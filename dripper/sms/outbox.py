@@ -24,6 +24,12 @@ from dripper.models import (
 _COLLECTED = "dripper.sms.collected_deliveries"
 
 
+def lesson_key(subscription_id: int, lesson_id: int | None, kind: str) -> str:
+    """The dedupe key of a message about one lesson of a subscription: the lesson, its
+    question, an acknowledgement of a reply to it (one of each, ever)."""
+    return f"sub:{subscription_id}:lesson:{lesson_id}:{kind}"
+
+
 @dataclass
 class Collected:
     """What a chunk wrote, and what was already written for its subscriptions."""
