@@ -180,4 +180,7 @@ def course(app: Flask) -> Any:
     return db.session.scalar(sa.select(Course))
 
 
-pytest_plugins = ["fixtures_twilio"]  # twilio_server: the fake Twilio API
+pytest_plugins = [
+    "fixtures_twilio",  # twilio_server: the fake Twilio API
+    "fixtures_drip",  # broker, drip_config, worker: real Celery workers
+]

@@ -113,3 +113,13 @@ def set_clock(when: datetime) -> None:
     from dripper.clock import sandbox_clock
 
     sandbox_clock().set(when)
+
+
+def confirmed_handset(client: FlaskClient, at: datetime, phone: str = NUMBER) -> Handset:
+    """A phone that texted JOIN and YES at ``at`` (sandbox clock), its replies read."""
+    set_clock(at)
+    handset = Handset(client, phone)
+    handset.text("JOIN")
+    handset.text("YES")
+    handset.new_replies()
+    return handset

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from inbound_support import Handset, set_clock, webhook_config
+from inbound_support import Handset, confirmed_handset, set_clock, webhook_config
 
 from dripper.conversation import states
 from dripper.conversation.keywords import STOP_WORDS
@@ -36,12 +36,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture
 def phone(client: FlaskClient, course: Any) -> Handset:
     """A confirmed subscriber, replies read."""
-    set_clock(AFTERNOON)
-    handset = Handset(client)
-    handset.text("JOIN")
-    handset.text("YES")
-    handset.new_replies()
-    return handset
+    return confirmed_handset(client, AFTERNOON)
 
 
 def only_reply(phone: Handset) -> Message:

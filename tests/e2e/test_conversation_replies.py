@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from inbound_support import Handset, set_clock, webhook_config
+from inbound_support import Handset, confirmed_handset, set_clock, webhook_config
 
 from dripper.conversation import states
 from dripper.extensions import db
@@ -38,12 +38,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture
 def phone(client: FlaskClient, course: Any) -> Handset:
     """A confirmed subscriber, replies read."""
-    set_clock(AFTERNOON)
-    handset = Handset(client)
-    handset.text("JOIN")
-    handset.text("YES")
-    handset.new_replies()
-    return handset
+    return confirmed_handset(client, AFTERNOON)
 
 
 def last_inbound(phone: Handset) -> Message:
@@ -212,11 +207,7 @@ def test_the_crisis_lines_follow_the_country_of_the_number(
         "crisis_response_GB": "If you are in danger call 999. Samaritans: call 116 123, free.",
     }
     db.session.commit()
-    set_clock(AFTERNOON)
-    london = Handset(client, "+447700900123")
-    london.text("JOIN")
-    london.text("YES")
-    london.new_replies()
+    london = confirmed_handset(client, AFTERNOON, "+447700900123")
     london.text("I have pills saved up")
 
     [reply] = london.new_replies()

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_config
 from drip_support import (
-    WORKER_REDIS_URL,
     BrokerSpace,
     SandboxRun,
     Worker,
     small_course,
-    start_worker,
 )
 from flask import Flask
 
@@ -35,27 +30,8 @@ def ny(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def broker() -> Iterator[BrokerSpace]:
-    space = BrokerSpace(WORKER_REDIS_URL)
-    yield space
-    space.close()
-
-
-@pytest.fixture
-def app_config(database_url: str, tmp_path: Path, broker: BrokerSpace) -> dict[str, Any]:
-    # SEND_RATE high: the shared limiter is not what these tests are about.
-    return make_config(
-        database_url, tmp_path, REDIS_URL=WORKER_REDIS_URL, SEND_RATE=1000.0, CELERY=broker.celery()
-    )
-
-
-@pytest.fixture
-def worker(
-    app: Flask, app_config: dict[str, Any], broker: BrokerSpace, tmp_path: Path
-) -> Iterator[Worker]:
-    running = start_worker(app_config, broker, tmp_path)
-    yield running
-    running.stop()
+def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
+    return drip_config
 
 
 def test_more_pause_resume_and_time_change_the_drip_until_the_course_ends(

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_config
-from drip_support import WORKER_REDIS_URL, BrokerSpace, Worker, bulk_due, drain, start_worker
+from drip_support import BrokerSpace, Worker, bulk_due, drain, start_worker
 from flask import Flask
 
 from dripper.clock import sandbox_clock
@@ -34,18 +33,8 @@ NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)
 
 
 @pytest.fixture
-def broker() -> Iterator[BrokerSpace]:
-    space = BrokerSpace(WORKER_REDIS_URL)
-    yield space
-    space.close()
-
-
-@pytest.fixture
-def app_config(database_url: str, tmp_path: Path, broker: BrokerSpace) -> dict[str, Any]:
-    # SEND_RATE high: the shared limiter is not what these tests are about.
-    return make_config(
-        database_url, tmp_path, REDIS_URL=WORKER_REDIS_URL, SEND_RATE=1000.0, CELERY=broker.celery()
-    )
+def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
+    return drip_config
 
 
 @pytest.fixture

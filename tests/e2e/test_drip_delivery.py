@@ -3,16 +3,13 @@ Twilio-compatible server that throttles, fails and answers too late."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_config
-from drip_support import WORKER_REDIS_URL, BrokerSpace, Worker, add_person, drain, start_worker
+from drip_support import BrokerSpace, Worker, add_person, drain
 from flask import Flask
 from twilio_fake import FakeTwilio
 
@@ -27,42 +24,14 @@ PHONES = [f"+1212555{n:04d}" for n in range(6)]
 
 
 @pytest.fixture
-def broker() -> Iterator[BrokerSpace]:
-    space = BrokerSpace(WORKER_REDIS_URL)
-    yield space
-    space.close()
-
-
-@pytest.fixture
-def twilio_settings(twilio_server: FakeTwilio) -> dict[str, Any]:
+def worker_settings(twilio_server: FakeTwilio) -> dict[str, Any]:
     # SEND_RATE high: the shared limiter is not what this test is about.
     return twilio_server.settings(SEND_RATE=1000.0)
 
 
 @pytest.fixture
-def app_config(
-    database_url: str, tmp_path: Path, broker: BrokerSpace, twilio_settings: dict[str, Any]
-) -> dict[str, Any]:
-    return make_config(
-        database_url,
-        tmp_path,
-        REDIS_URL=WORKER_REDIS_URL,
-        CELERY=broker.celery(),
-        **twilio_settings,
-    )
-
-
-@pytest.fixture
-def worker(
-    app: Flask,
-    app_config: dict[str, Any],
-    broker: BrokerSpace,
-    tmp_path: Path,
-    twilio_settings: dict[str, Any],
-) -> Iterator[Worker]:
-    running = start_worker(app_config, broker, tmp_path, overrides=twilio_settings)
-    yield running
-    running.stop()
+def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
+    return drip_config
 
 
 def test_throttling_errors_and_an_ambiguous_timeout_still_send_each_lesson_once(

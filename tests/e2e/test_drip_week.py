@@ -7,16 +7,13 @@ waits for the workers to finish before looking.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_config
-from drip_support import WORKER_REDIS_URL, BrokerSpace, Worker, drain, next_due, start_worker
+from drip_support import BrokerSpace, Worker, drain, next_due
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
@@ -40,27 +37,8 @@ END = START + timedelta(days=7)
 
 
 @pytest.fixture
-def broker() -> Iterator[BrokerSpace]:
-    space = BrokerSpace(WORKER_REDIS_URL)
-    yield space
-    space.close()
-
-
-@pytest.fixture
-def app_config(database_url: str, tmp_path: Path, broker: BrokerSpace) -> dict[str, Any]:
-    # SEND_RATE high: the shared limiter is not what these tests are about.
-    return make_config(
-        database_url, tmp_path, REDIS_URL=WORKER_REDIS_URL, SEND_RATE=1000.0, CELERY=broker.celery()
-    )
-
-
-@pytest.fixture
-def worker(
-    app: Flask, app_config: dict[str, Any], broker: BrokerSpace, tmp_path: Path
-) -> Iterator[Worker]:
-    running = start_worker(app_config, broker, tmp_path)
-    yield running
-    running.stop()
+def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
+    return drip_config
 
 
 #: name -> (time zones, daily send time, expected local time of the lesson, of the question)

@@ -12,20 +12,16 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_config
 from drip_support import (
-    WORKER_REDIS_URL,
     BrokerSpace,
     SandboxRun,
     Worker,
     small_course,
-    start_worker,
 )
 from flask import Flask
 from flask.testing import FlaskClient
@@ -51,13 +47,6 @@ def ny(day: int, hour: int, minute: int = 0) -> datetime:
     """A New York time, ``day`` counted from April 1, 2026 (the 6th is a Monday; no
     clock change in April or May)."""
     return datetime(2026, 4, 1, hour, minute, tzinfo=NEW_YORK) + timedelta(days=day - 1)
-
-
-@pytest.fixture
-def broker() -> Iterator[BrokerSpace]:
-    space = BrokerSpace(WORKER_REDIS_URL)
-    yield space
-    space.close()
 
 
 class AlertInbox:
@@ -94,28 +83,13 @@ def alert_inbox() -> Iterator[AlertInbox]:
 
 
 @pytest.fixture
-def app_config(
-    database_url: str, tmp_path: Path, broker: BrokerSpace, alert_inbox: AlertInbox
-) -> dict[str, Any]:
-    return make_config(
-        database_url,
-        tmp_path,
-        REDIS_URL=WORKER_REDIS_URL,
-        SEND_RATE=1000.0,
-        CELERY=broker.celery(),
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        ADMIN_ALERT_WEBHOOK=alert_inbox.url,
-    )
+def worker_settings(alert_inbox: AlertInbox) -> dict[str, Any]:
+    return {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "ADMIN_ALERT_WEBHOOK": alert_inbox.url}
 
 
 @pytest.fixture
-def worker(
-    app: Flask, app_config: dict[str, Any], broker: BrokerSpace, tmp_path: Path
-) -> Iterator[Worker]:
-    overrides = {"ADMIN_ALERT_WEBHOOK": app_config["ADMIN_ALERT_WEBHOOK"]}
-    running = start_worker(app_config, broker, tmp_path, overrides=overrides)
-    yield running
-    running.stop()
+def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
+    return drip_config
 
 
 @pytest.fixture
