@@ -21,6 +21,7 @@ from dripper.courses.store import export_course, import_course
 from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import Admin, AuditEntry
+from dripper.readiness.alerts import alert_cli
 from dripper.readiness.labels import ReplyLabel
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")
@@ -215,3 +216,4 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(classifier_cli)
     app.cli.add_command(classify_command)
+    app.cli.add_command(alert_cli)

@@ -340,7 +340,14 @@ class Alert(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin.id"))
+    # Who closed it when not a signed-in admin (``alert resolve --by``), and why.
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    note: Mapped[str | None] = mapped_column(Text)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Failed POSTs to the alert webhook so far, and when the sweep may try again (the
+    # sweep's claim: a row whose time is in the future is not picked by another sweep).
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_notify_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscription: Mapped[Subscription | None] = relationship()
     message: Mapped[Message | None] = relationship()
