@@ -353,6 +353,15 @@ class Alert(Model):
     message: Mapped[Message | None] = relationship()
 
 
+class Suppression(Model):
+    """A number that opted out and was then forgotten: never texted unless it texts
+    START or JOIN itself. Only a keyed hash of the number is kept (dripper.suppression)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TrainingExample(Model):
     """An admin's correction of a reply's label, kept for the next training run."""
 

@@ -10,6 +10,7 @@ import phonenumbers
 from flask import current_app
 from phonenumbers import geocoder
 
+from dripper import suppression
 from dripper.conversation import states
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
 from dripper.courses.spec import COUNTRY_MESSAGES, base_message
@@ -37,6 +38,8 @@ class Outcome(enum.StrEnum):
 
 def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Outcome:
     """Ask ``phone`` to confirm ``course`` by SMS, unless it is in it or said STOP; no commit."""
+    if suppression.is_suppressed(phone.e164):
+        return Outcome.OPTED_OUT  # said STOP and was forgotten: only START undoes it
     subscriber = find_subscriber(phone.e164, lock=True)
     if subscriber is not None:
         blocked = _blocked(subscriber, course)
