@@ -8,7 +8,8 @@ subscriptions only through ``dripper.conversation.states`` and answer only throu
 Two rules sit above the dispatch: an opted-out number hears nothing except for
 START/UNSTOP (opt back in) and HELP (CTIA expects HELP to work whatever the status,
 and it is the person's own request, not marketing); and nothing is said twice to one
-inbound message (the outbox dedupes the answer).
+inbound message (the outbox dedupes the answer). A number forgotten after it opted out
+(``dripper.suppression``) counts as opted out again, unless it texts START or JOIN.
 
 Free text from a subscriber goes through the reply classifier (``reply``): a
 plain-language command ("please stop texting me", "can we take a break for a week")
