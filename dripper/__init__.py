@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dripper import config as configuration
 from dripper.clock import SandboxClock, SystemClock
@@ -33,6 +34,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
     app.config["CELERY"] = {**celery_config(settings), **settings.get("CELERY", {})}
     configure_logging(settings["LOG_LEVEL"])
+    if settings["PROXY_FIX_HOPS"] > 0:
+        # The client's address (the signup limiter's key) and scheme as the trusted
+        # proxies saw them; with no proxy configured, a client's X-Forwarded-For is ignored.
+        hops = settings["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)

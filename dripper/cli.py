@@ -20,7 +20,8 @@ from dripper.courses.spec import CourseFileError, course_files, dump, load
 from dripper.courses.store import export_course, import_course
 from dripper.extensions import db
 from dripper.logs import mask_phone
-from dripper.models import Admin, AuditEntry
+from dripper.models import Admin, AuditEntry, SubscriberStatus
+from dripper.readiness.alerts import alert_cli
 from dripper.readiness.labels import ReplyLabel
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")
@@ -176,9 +177,12 @@ def subscriber_forget(phone: str, yes: bool) -> None:
     subscriber = _subscriber(phone)
     if not yes:
         click.confirm(f"Erase {mask_phone(subscriber.phone)} and all their messages?", abort=True)
-    count = people.forget(subscriber)
+    opted_out = subscriber.status is SubscriberStatus.OPTED_OUT
+    count = people.forget(subscriber, at=now())
     db.session.commit()
     click.echo(f"erased the subscriber and {count} messages")
+    if opted_out:
+        click.echo("the number stays on the suppression list (it opted out) until it texts START")
 
 
 @subscriber_cli.command("resume")
@@ -215,3 +219,4 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(classifier_cli)
     app.cli.add_command(classify_command)
+    app.cli.add_command(alert_cli)

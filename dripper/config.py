@@ -42,11 +42,19 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SEND_CONCURRENCY": 4,  # provider calls in flight at once per chunk delivery task
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
+    # Proxies in front of the web process whose X-Forwarded-For/-Proto are trusted.
+    "PROXY_FIX_HOPS": 0,
+    # ISO codes the web form may text (comma-separated); default: the course's countries.
+    "SIGNUP_COUNTRIES": None,
+    # The key of the suppression list's hashes (default: derived from SECRET_KEY), and
+    # earlier keys still recognised (comma-separated) after a rotation.
+    "SUPPRESSION_KEY": None,
+    "SUPPRESSION_OLD_KEYS": None,
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
 _FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT"}
-_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY"}
+_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY", "PROXY_FIX_HOPS"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

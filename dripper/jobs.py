@@ -28,6 +28,12 @@ BEAT_SCHEDULE = {
     "drip-tick": {"task": "dripper.drip.tick", "schedule": 60.0, "options": {"expires": 55}},
     # Messages stored but never handed to a worker (the broker was down at commit).
     "sms-sweep": {"task": "dripper.sms.sweep", "schedule": 60.0, "options": {"expires": 55}},
+    # Crisis alerts the team was never told about (webhook down, task lost).
+    "alert-sweep": {
+        "task": "dripper.readiness.sweep_alerts",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 

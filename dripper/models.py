@@ -340,10 +340,26 @@ class Alert(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin.id"))
+    # Who closed it when not a signed-in admin (``alert resolve --by``), and why.
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    note: Mapped[str | None] = mapped_column(Text)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Failed POSTs to the alert webhook so far, and when the sweep may try again (the
+    # sweep's claim: a row whose time is in the future is not picked by another sweep).
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_notify_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscription: Mapped[Subscription | None] = relationship()
     message: Mapped[Message | None] = relationship()
+
+
+class Suppression(Model):
+    """A number that opted out and was then forgotten: never texted unless it texts
+    START or JOIN itself. Only a keyed hash of the number is kept (dripper.suppression)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TrainingExample(Model):

@@ -11,6 +11,7 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import delete, select
 
+from dripper import suppression
 from dripper.conversation import states
 from dripper.extensions import db
 from dripper.logs import mask_phone
@@ -21,9 +22,11 @@ from dripper.models import (
     DeliveryFailure,
     Message,
     Subscriber,
+    SubscriberStatus,
     Subscription,
     SubscriptionState,
     TrainingExample,
+    utcnow,
 )
 from dripper.readiness.labels import ReplyLabel
 
@@ -93,9 +96,15 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def forget(subscriber: Subscriber, actor: str = "cli") -> int:
+def forget(subscriber: Subscriber, actor: str = "cli", at: datetime | None = None) -> int:
     """Erase a person: their messages, subscriptions, alerts and the training examples
-    taken from their replies. Returns how many messages were erased. The caller commits."""
+    taken from their replies. Returns how many messages were erased. The caller commits.
+
+    A number that opted out stays on the suppression list (a keyed hash only), so that
+    erasing the person does not erase their STOP.
+    """
+    if subscriber.status is SubscriberStatus.OPTED_OUT:
+        suppression.suppress(subscriber.phone, subscriber.opted_out_at or at or utcnow())
     message_ids = select(Message.id).where(Message.phone == subscriber.phone)
     subscription_ids = select(Subscription.id).where(Subscription.subscriber_id == subscriber.id)
     count = len(db.session.scalars(message_ids).all())
@@ -113,7 +122,10 @@ def forget(subscriber: Subscriber, actor: str = "cli") -> int:
             actor=actor,
             action="subscriber.forget",
             target=f"subscriber:{subscriber.id}",
-            detail={"messages": count},
+            detail={
+                "messages": count,
+                "suppressed": subscriber.status is SubscriberStatus.OPTED_OUT,
+            },
         )
     )
     db.session.delete(subscriber)

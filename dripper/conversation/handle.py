@@ -8,7 +8,8 @@ subscriptions only through ``dripper.conversation.states`` and answer only throu
 Two rules sit above the dispatch: an opted-out number hears nothing except for
 START/UNSTOP (opt back in) and HELP (CTIA expects HELP to work whatever the status,
 and it is the person's own request, not marketing); and nothing is said twice to one
-inbound message (the outbox dedupes the answer).
+inbound message (the outbox dedupes the answer). A number forgotten after it opted out
+(``dripper.suppression``) counts as opted out again, unless it texts START or JOIN.
 
 Free text from a subscriber goes through the reply classifier (``reply``): a
 plain-language command ("please stop texting me", "can we take a break for a week")
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from dripper import suppression
 from dripper.clock import now
 from dripper.conversation import replies, states
 from dripper.conversation.keywords import Command, Keyword, normalise, parse_command
@@ -84,6 +86,8 @@ def handle_inbound(message: Message) -> None:
     keywords = frozenset(course.keyword.upper() for course in courses)
     command = parse_command(message.body or "", keywords)
     subscriber = find_subscriber(message.phone, lock=True)
+    if subscriber is None and not _rejoins(command):
+        subscriber = _restore_opt_out(message.phone)
     message.subscriber = subscriber
     inbound = Inbound(message, command, subscriber, courses, now())
     log.info(
@@ -227,6 +231,7 @@ def _acknowledge(inbound: Inbound, subscription: Subscription, name: str) -> Non
 
 def join(inbound: Inbound) -> None:
     """JOIN, SUBSCRIBE, START or a course keyword: a confirmation request (double opt-in)."""
+    suppression.lift(inbound.phone)  # their own consent, even after they were forgotten
     course = _course_asked_for(inbound)
     if course is None:
         log.warning("message %s asks to join, but there is no course", inbound.message.id)
@@ -243,6 +248,7 @@ def join(inbound: Inbound) -> None:
 
 def start(inbound: Inbound) -> None:
     """START/UNSTOP: back in after an opt-out; otherwise the same as JOIN."""
+    suppression.lift(inbound.phone)  # their own consent, even after they were forgotten
     subscriber = inbound.subscriber
     if subscriber is None or not _opted_out(subscriber):
         return join(inbound)
@@ -447,6 +453,29 @@ def _send(
         **values,
     )
     log.info("message %s answered with %s", inbound.message.id, name)
+
+
+#: Keywords by which a person who opted out and was forgotten consents again.
+REJOIN_KEYWORDS = frozenset({Keyword.JOIN, Keyword.START, Keyword.UNSTOP})
+
+
+def _rejoins(command: Command | None) -> bool:
+    return command is not None and command.keyword in REJOIN_KEYWORDS
+
+
+def _restore_opt_out(phone: str) -> Subscriber | None:
+    """A number forgotten after it opted out: its opt-out is on record again.
+
+    Only START or JOIN from the person lifts it (they never reach here); anything else
+    is answered as after a STOP, which needs the number's row back.
+    """
+    entry = suppression.find(phone)
+    if entry is None:
+        return None
+    subscriber = get_or_create_subscriber(phone)
+    states.opt_out(subscriber, entry.created_at)
+    log.info("%s is on the suppression list: opted out again", mask_phone(phone))
+    return subscriber
 
 
 def _opted_out(subscriber: Subscriber | None) -> bool:

@@ -11,7 +11,8 @@ from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from dripper.drip import schedule
 from dripper.models import Course
-from dripper.phones import Phone, PhoneError, parse_phone
+from dripper.phones import Phone, PhoneError, parse_phone, region_of
+from dripper.signup.service import country_names, signup_countries
 
 STEP = timedelta(minutes=30)
 
@@ -72,9 +73,17 @@ class SignupForm(FlaskForm):
 
     def validate_phone(self, field: TelField) -> None:
         try:
-            self.parsed_phone = parse_phone(field.data or "")
+            phone = parse_phone(field.data or "")
         except PhoneError as error:
             raise ValidationError(str(error)) from None
+        course = self.courses.get(self.course.data)
+        if course is not None:
+            countries = signup_countries(course)
+            if (phone.region or region_of(phone.e164)) not in countries:
+                raise ValidationError(
+                    f"Sorry, we can only text numbers in {country_names(countries)} for now."
+                )
+        self.parsed_phone = phone
 
     def validate_send_time(self, field: SelectField) -> None:
         course = self.courses.get(self.course.data)

@@ -1,10 +1,16 @@
 """``GET /`` (what the course is, and the form) and ``POST /signup`` (double opt-in by SMS).
 
 The form can text a number its user does not own, so it is rate limited twice: per
-client address (every POST counts), and per number (only submissions that actually
-text count). The per-number key is the normalised E.164 number, so writing the same
-number another way counts the same; it is hashed so that numbers are neither stored
-in Redis nor written into the limiter's log line.
+client address (every POST counts; behind a proxy, the address the trusted proxies
+report, see PROXY_FIX_HOPS), and per number (every accepted submission counts, whether
+or not it texted, so that hitting the limit says nothing about the number). The
+per-number key is the normalised E.164 number, so writing the same number another way
+counts the same; it is hashed so that numbers are neither stored in Redis nor written
+into the limiter's log line.
+
+Whoever types a number is not necessarily its owner, so the answer to an accepted
+number is always the same page: it never says whether the number is subscribed, said
+STOP, was forgotten after STOP, or could not be reached.
 """
 
 from __future__ import annotations
@@ -54,8 +60,8 @@ def phone_key() -> str:
     return "phone:" + hmac.new(secret, e164.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _texted(response: Response) -> bool:
-    return bool(g.get("signup_texted"))
+def _accepted(response: Response) -> bool:
+    return bool(g.get("signup_accepted"))
 
 
 def _too_many_from_here(limit: RequestLimit) -> Response:
@@ -66,10 +72,10 @@ def _too_many_from_here(limit: RequestLimit) -> Response:
 
 
 def _too_many_for_number(limit: RequestLimit) -> Response:
-    log.info("signup refused: that number was texted enough today")
+    log.info("signup refused: that number was entered enough today")
     return _page_with_notice(
-        "We've already texted that number today. Please look for our message and reply "
-        "YES, or try again tomorrow."
+        "That number was entered here several times today. If it can receive our texts, "
+        "please look for our message and reply YES, or try again tomorrow."
     )
 
 
@@ -115,7 +121,7 @@ def index() -> ResponseReturnValue:
 @bp.post("/signup")
 @limiter.limit(_ip_limit, key_func=get_remote_address, on_breach=_too_many_from_here)
 @limiter.limit(
-    _phone_limit, key_func=phone_key, deduct_when=_texted, on_breach=_too_many_for_number
+    _phone_limit, key_func=phone_key, deduct_when=_accepted, on_breach=_too_many_for_number
 )
 def signup() -> ResponseReturnValue:
     """Web signup: a pending subscription and the same SMS confirmation request as JOIN."""
@@ -125,19 +131,16 @@ def signup() -> ResponseReturnValue:
         return render_template("signup/index.html", courses=courses, form=form), 400
     phone, course = form.parsed_phone, form.chosen_course
     outcome = sign_up(phone, course, form.chosen_time, now())
-    if outcome is Outcome.UNREACHABLE:
-        db.session.rollback()
-        form.phone.errors = [
-            "We couldn't deliver texts to that number before. Please check it or use another."
-        ]
-        return render_template("signup/index.html", courses=courses, form=form), 400
-    db.session.commit()
-    g.signup_texted = outcome is Outcome.TEXTED
+    if outcome is Outcome.TEXTED:
+        db.session.commit()
+    else:
+        db.session.rollback()  # nothing to keep: nothing was sent
+    g.signup_accepted = True
     log.info("web signup for %s: %s", mask_phone(phone.e164), outcome.value)
+    # The same page whatever the outcome (see the module's docstring).
     return render_template(
         "signup/done.html",
         course=course,
-        outcome=outcome,
         shown_phone=display(phone.e164),
         our_number=current_app.config.get("TWILIO_FROM_NUMBER"),
         send_time=schedule.describe_time(form.chosen_time),

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime, time
 
+import phonenumbers
+from flask import current_app
+from phonenumbers import geocoder
+
+from dripper import suppression
 from dripper.conversation import states
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
+from dripper.courses.spec import COUNTRY_MESSAGES, base_message
 from dripper.models import (
     Course,
     MessageKind,
@@ -15,7 +22,7 @@ from dripper.models import (
     Subscription,
 )
 from dripper.models import SubscriptionState as State
-from dripper.phones import Phone
+from dripper.phones import DEFAULT_REGION, Phone
 from dripper.sms.outbox import queue_message
 
 
@@ -31,6 +38,8 @@ class Outcome(enum.StrEnum):
 
 def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Outcome:
     """Ask ``phone`` to confirm ``course`` by SMS, unless it is in it or said STOP; no commit."""
+    if suppression.is_suppressed(phone.e164):
+        return Outcome.OPTED_OUT  # said STOP and was forgotten: only START undoes it
     subscriber = find_subscriber(phone.e164, lock=True)
     if subscriber is not None:
         blocked = _blocked(subscriber, course)
@@ -73,3 +82,44 @@ def _blocked(subscriber: Subscriber, course: Course) -> Outcome | None:
 
 def _live(subscriber: Subscriber) -> Subscription | None:
     return next((s for s in subscriber.subscriptions if s.state in states.LIVE_STATES), None)
+
+
+def signup_countries(course: Course) -> list[str]:
+    """The countries (ISO codes) whose numbers the web form may text for ``course``.
+
+    ``SIGNUP_COUNTRIES`` when set; otherwise the course's countries: those it can answer
+    a crisis reply in (``course_countries``). The form can be used to text a stranger
+    anywhere, and international texts cost many times a domestic one (SMS pumping).
+    """
+    configured = current_app.config.get("SIGNUP_COUNTRIES")
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    codes = [code.strip().upper() for code in configured or [] if code.strip()]
+    return list(dict.fromkeys(codes)) or course_countries(course)
+
+
+def course_countries(course: Course) -> list[str]:
+    """The default country (whose crisis line a course's plain ``crisis_response`` names)
+    and every country the course words its own crisis lines for (``crisis_response_GB``)."""
+    countries = [DEFAULT_REGION]
+    for name in sorted(course.messages or {}):
+        base = base_message(name)
+        if base in COUNTRY_MESSAGES and name != base:
+            countries.append(name[len(base) + 1 :])
+    return list(dict.fromkeys(countries))
+
+
+def country_names(codes: Iterable[str]) -> str:
+    """``the United States and Canada``: the countries as a sentence says them."""
+    names = []
+    for code in codes:
+        example = phonenumbers.example_number(code)
+        name = geocoder.country_name_for_number(example, "en") if example else ""
+        name = name or code
+        names.append(f"the {name}" if name.startswith(_WITH_ARTICLE) else name)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+_WITH_ARTICLE = ("United ", "Netherlands", "Philippines", "Czech", "Dominican", "Bahamas")

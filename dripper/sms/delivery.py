@@ -34,6 +34,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from dripper import suppression
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
@@ -256,7 +257,10 @@ def may_send(message: Message) -> bool:
     subscriber = message.subscriber or db.session.scalar(
         select(Subscriber).where(Subscriber.phone == message.phone)
     )
-    if subscriber is None or subscriber.may_be_texted:
+    if subscriber is None:
+        # Forgotten after a STOP: only a keyed hash of the number is left to refuse it by.
+        return message.kind in ANSWERS_AFTER_OPT_OUT or not suppression.is_suppressed(message.phone)
+    if subscriber.may_be_texted:
         return True
     if subscriber.status is not SubscriberStatus.OPTED_OUT:
         return False

@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from inbound_support import NUMBER, set_clock, webhook_config
+from inbound_support import NUMBER, Handset, set_clock, webhook_config
 
 from dripper.extensions import db
 from dripper.models import Direction, Message
@@ -56,9 +56,22 @@ def test_a_number_is_texted_at_most_three_times_a_day_however_it_is_written(
     for written in ["12015550123", "+12015550123", "001 201 555 0123", "1-201-555-0123"]:
         response = submit(client, course, written)
         assert response.status_code == 429, written
-        assert "already texted that number today" in response.get_data(as_text=True)
+        assert "entered here several times today" in response.get_data(as_text=True)
 
     assert texts_to(NUMBER) == 3
+
+
+def test_the_limit_meets_a_number_that_said_stop_as_it_meets_any_other(
+    client: FlaskClient, course: Any
+) -> None:
+    Handset(client).text("STOP")
+    assert texts_to(NUMBER) == 1  # the stop confirmation
+
+    # Hitting the limit sooner or later than a new number would tell that it said STOP.
+    statuses = [submit(client, course, NUMBER).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    assert texts_to(NUMBER) == 1
 
 
 def test_the_per_number_limit_does_not_hold_back_other_numbers(
