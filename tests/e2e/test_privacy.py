@@ -71,9 +71,7 @@ def _wait_for(path: Path, *needles: str, timeout: float = 60.0) -> str:
     raise AssertionError(f"{needles} not in the worker's log:\n{path.read_text()[-3000:]}")
 
 
-def test_a_workers_log_masks_numbers_in_messages_and_tracebacks(
-    app: Flask, worker: Worker
-) -> None:
+def test_a_workers_log_masks_numbers_in_messages_and_tracebacks(app: Flask, worker: Worker) -> None:
     app.extensions["celery"].send_task("tests.log_a_number", args=[NUMBER], queue="dripper")
 
     logged = _wait_for(
