@@ -22,6 +22,7 @@ from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import Admin, AuditEntry
 from dripper.readiness.labels import ReplyLabel
+from dripper.readiness.service import retrain
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")
 admin_cli = AppGroup("admin", help="Manage admins.")
@@ -176,9 +177,15 @@ def subscriber_forget(phone: str, yes: bool) -> None:
     subscriber = _subscriber(phone)
     if not yes:
         click.confirm(f"Erase {mask_phone(subscriber.phone)} and all their messages?", abort=True)
+    in_reply_model = people.has_corrections(subscriber)
     count = people.forget(subscriber)
     db.session.commit()
     click.echo(f"erased the subscriber and {count} messages")
+    if in_reply_model:
+        # The model learnt their corrected replies and remembers them word for word: train it
+        # again without them. Every process loads the new file at its next reply.
+        retrain()
+        click.echo("retrained the reply model without their replies")
 
 
 @subscriber_cli.command("resume")
