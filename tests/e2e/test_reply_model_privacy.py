@@ -1,8 +1,10 @@
-"""Forgetting a person takes their words out of the reply model too: an admin's correction
-of one of their replies was learnt by the model and remembered in its file."""
+"""The reply model's file holds data, never code, and nobody's words once they are forgotten
+(an admin's correction of one of their replies was learnt by the model and remembered)."""
 
 from __future__ import annotations
 
+import json
+import pickle
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,29 @@ def test_forgetting_a_person_without_corrections_leaves_the_model_alone(
     _ok(runner.invoke(args=["subscriber", "forget", phone.phone, "--yes"]))
 
     assert _model_bytes(app) == before
+
+
+class _RunsCode:
+    """What a hostile pickle holds: loading it would create a file (or do anything else)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))
+
+
+def test_a_pickle_put_in_place_of_the_reply_model_is_never_run_and_is_replaced(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    marker = tmp_path / "the-pickle-ran"
+    path = Path(app.config["CLASSIFIER_MODEL_PATH"])
+    path.write_bytes(pickle.dumps(_RunsCode(marker)))
+
+    result = runner.invoke(args=["classify"], input="STOP\ncan we take a break\n")
+
+    _ok(result)
+    labels = [json.loads(line)["label"] for line in result.output.splitlines()]
+    assert labels == ["opt_out", "pause"]
+    assert not marker.exists()
+    assert path.read_bytes()[:4] == b"PK\x03\x04"  # a freshly trained model, as arrays and JSON
