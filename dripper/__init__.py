@@ -18,6 +18,7 @@ MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 
 def _cookie_settings(sandbox: bool) -> dict[str, Any]:
+    """Flags for the cookies that carry an admin's sign-in."""
     return {
         f"{prefix}_COOKIE_{name}": value
         for prefix in ("SESSION", "REMEMBER")  # Flask's session and Flask-Login's "remember me"

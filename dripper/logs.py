@@ -47,9 +47,15 @@ def _mask_match(match: re.Match[str]) -> str:
     return mask_phone(digits)
 
 
+# PostgreSQL quotes the values of a refused row in its error's DETAIL line, whatever the
+# engine's hide_parameters says: a whole row (a message's body) or a unique key (a number).
+_SQL_DETAIL = re.compile(r"(Failing row contains |Key \([^)\n]*\)=)\(.*\)")
+
+
 def mask_text(text: str) -> str:
-    """``text`` with everything that looks like a phone number masked."""
-    return _PHONE.sub(_mask_match, text)
+    """``text`` with everything that looks like a phone number masked, and the values in a
+    database error's DETAIL line left out."""
+    return _PHONE.sub(_mask_match, _SQL_DETAIL.sub(r"\1(…)", text))
 
 
 class MaskingFilter(logging.Filter):

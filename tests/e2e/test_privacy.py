@@ -3,6 +3,7 @@ real workers; the admin session cookie is only sent the way a session cookie sho
 
 from __future__ import annotations
 
+import io
 import logging
 import time as wall
 from pathlib import Path
@@ -16,6 +17,7 @@ from flask import Flask
 
 from dripper import create_app
 from dripper.extensions import db
+from dripper.logs import MaskingFilter
 from dripper.models import Direction, Message, MessageKind, MessageStatus
 
 NUMBER = "+14155550123"
@@ -59,6 +61,36 @@ def test_a_failing_statement_shows_neither_the_number_nor_the_body(
     assert "Traceback" in caplog.text
     assert NUMBER not in shown and NUMBER[2:] not in shown
     assert BODY not in shown
+
+
+@pytest.mark.database("postgresql")
+def test_a_row_postgresql_refuses_is_logged_without_its_values(app: Flask) -> None:
+    # PostgreSQL quotes a refused row in its own error text, which hide_parameters cannot hide;
+    # the log handler the app installed leaves those values out.
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if type(h) is logging.StreamHandler and any(isinstance(f, MaskingFilter) for f in h.filters)
+    )
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    try:
+        db.session.add(_inbound("SM-no-status"))
+        db.session.flush()
+        db.session.execute(sa.update(Message).values(status=None))  # NOT NULL: refused
+    except sa.exc.IntegrityError as error:
+        db.session.rollback()
+        assert "Failing row contains" in str(error)
+        logging.getLogger("dripper.test").exception("updating the reply failed")
+    else:
+        pytest.fail("PostgreSQL stored a message without a status")
+    finally:
+        handler.setStream(previous)
+
+    logged = written.getvalue()
+    assert "Failing row contains (…)" in logged
+    assert NUMBER not in logged and NUMBER[2:] not in logged
+    assert BODY not in logged
 
 
 def _wait_for(path: Path, *needles: str, timeout: float = 60.0) -> str:

@@ -78,3 +78,16 @@ def test_the_filter_masks_the_message_and_the_traceback() -> None:
     formatted = logging.Formatter().format(record)
     assert "could not reach" in formatted
     assert "5550123" not in formatted
+
+
+def test_the_values_in_a_database_errors_detail_are_left_out() -> None:
+    error = (
+        'null value in column "status" of relation "message" violates not-null constraint\n'
+        "DETAIL:  Failing row contains (7, inbound, reply, +14155550123, my (secret) words).\n"
+        'duplicate key value violates unique constraint "uq_subscriber_phone"\n'
+        "DETAIL:  Key (phone)=(4155550123) already exists."
+    )
+    masked = mask_text(error)
+    assert "secret" not in masked and "5550123" not in masked
+    assert "DETAIL:  Failing row contains (…)." in masked
+    assert "DETAIL:  Key (phone)=(…) already exists." in masked
