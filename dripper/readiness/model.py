@@ -246,10 +246,13 @@ class TrainedModel:
         with path.open("rb") as file:
             head = file.read(len(_ZIP_MAGIC))
         if head != _ZIP_MAGIC:
-            what = "a pickle" if head[:1] == b"\x80" else "not an .npz file"
+            what = (
+                "is a pickle, which is never loaded (unpickling runs whatever code it holds)"
+                if head[:1] == b"\x80"
+                else "is not an .npz reply model"
+            )
             raise ModelFileError(
-                f"{path} is {what}, not a reply model: refused, because loading a pickle runs "
-                "whatever code it holds. Write a new one with `flask --app web classifier train`."
+                f"{path} {what}: refused. Write a new one with `flask --app web classifier train`."
             )
         try:
             with np.load(path, allow_pickle=False) as stored:
@@ -262,7 +265,7 @@ class TrainedModel:
         try:
             fields = {name: _decode(value, arrays) for name, value in header["fields"].items()}
             return cls(**fields)
-        except (TypeError, ValueError, KeyError) as error:
+        except (TypeError, ValueError, KeyError, AttributeError, ImportError) as error:
             raise ModelFileError(f"{path} holds another model layout ({error}): retrain") from error
 
 

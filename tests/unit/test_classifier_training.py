@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 import zipfile
 from pathlib import Path
@@ -18,7 +19,7 @@ from dripper.readiness.classifier import (
     train,
 )
 from dripper.readiness.labels import ReplyLabel
-from dripper.readiness.model import ModelFileError, TrainedModel, read_corpus
+from dripper.readiness.model import FORMAT_VERSION, ModelFileError, TrainedModel, read_corpus
 
 # Three phrasings per label; the corpus writers' files are much larger, these only exercise code.
 _ROWS = {
@@ -152,6 +153,22 @@ def test_a_pickled_model_file_is_refused_and_never_run(corpus: Path, tmp_path: P
 def test_an_npz_with_pickled_arrays_is_refused(corpus: Path, tmp_path: Path) -> None:
     path = tmp_path / "reply-model.npz"
     np.savez(path, __model__=np.array([{"format": 2}], dtype=object))
+    with pytest.raises(ModelFileError):
+        TrainedModel.load(path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$dataclass": "subprocess:Popen", "fields": {"args": ["true"]}},
+        {"$enum": "dripper.readiness.model:np.ndarray", "value": 1},
+        {"$dataclass": "dripper.readiness.model:Path", "fields": {}},
+    ],
+)
+def test_a_model_file_cannot_name_classes_outside_dripper(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "reply-model.npz"
+    header = json.dumps({"format": FORMAT_VERSION, "fields": {"labels": value}})
+    np.savez(path, __model__=np.frombuffer(header.encode(), dtype=np.uint8))
     with pytest.raises(ModelFileError):
         TrainedModel.load(path)
 
