@@ -72,7 +72,7 @@ def main() -> None:
         path = args.model
         train_s = float("nan")
         if path is None:
-            path = Path(tmp) / "reply-model.joblib"
+            path = Path(tmp) / "reply-model.npz"
             started = time.perf_counter()
             train(CORPUS_DIR, out=path)
             train_s = time.perf_counter() - started

@@ -18,6 +18,15 @@ from dripper.logs import configure_logging
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 
+def _cookie_settings(sandbox: bool) -> dict[str, Any]:
+    """Flags for the cookies that carry an admin's sign-in."""
+    return {
+        f"{prefix}_COOKIE_{name}": value
+        for prefix in ("SESSION", "REMEMBER")  # Flask's session and Flask-Login's "remember me"
+        for name, value in (("SECURE", not sandbox), ("HTTPONLY", True), ("SAMESITE", "Lax"))
+    }
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app that ``web.py`` serves and ``worker.py`` runs tasks in."""
     app = Flask(__name__, instance_relative_config=True)
@@ -29,7 +38,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # hide_parameters: a failed statement's error (and every traceback that quotes it) would
+    # otherwise carry its parameters: phone numbers and message bodies.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": True,
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        "hide_parameters": True,
+    }
+    # The admin session travels only over HTTPS outside the sandbox (which runs on plain
+    # http://localhost), never to scripts, and not on cross-site requests.
+    for name, value in _cookie_settings(settings["DRIPPER_SANDBOX"]).items():
+        if name not in settings:
+            app.config[name] = value
     app.config["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
     app.config["CELERY"] = {**celery_config(settings), **settings.get("CELERY", {})}

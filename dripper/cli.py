@@ -23,6 +23,7 @@ from dripper.logs import mask_phone
 from dripper.models import Admin, AuditEntry, SubscriberStatus
 from dripper.readiness.alerts import alert_cli
 from dripper.readiness.labels import ReplyLabel
+from dripper.readiness.service import retrain
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")
 admin_cli = AppGroup("admin", help="Manage admins.")
@@ -178,11 +179,17 @@ def subscriber_forget(phone: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase {mask_phone(subscriber.phone)} and all their messages?", abort=True)
     opted_out = subscriber.status is SubscriberStatus.OPTED_OUT
+    in_reply_model = people.has_corrections(subscriber)
     count = people.forget(subscriber, at=now())
     db.session.commit()
     click.echo(f"erased the subscriber and {count} messages")
     if opted_out:
         click.echo("the number stays on the suppression list (it opted out) until it texts START")
+    if in_reply_model:
+        # The model learnt their corrected replies and remembers them word for word: train it
+        # again without them. Every process loads the new file at its next reply.
+        retrain()
+        click.echo("retrained the reply model without their replies")
 
 
 @subscriber_cli.command("resume")

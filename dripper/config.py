@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "SEND_RATE": 1.0,
     # Added beyond the first interface:
     "ADMIN_ALERT_WEBHOOK": None,  # POSTed to on a crisis reply
-    "CLASSIFIER_MODEL_PATH": None,  # default: reply-model.joblib in the instance folder
+    "CLASSIFIER_MODEL_PATH": None,  # default: reply-model.npz in the instance folder
     "LOG_LEVEL": "INFO",
     "DRIP_BATCH_SIZE": 500,  # subscriptions claimed per transaction by the tick
     "DRIP_CLAIM_TIMEOUT": 600,  # seconds before an unfinished claim may be taken again
@@ -111,7 +111,7 @@ def load(
     if settings["SMS_BACKEND"] not in {"twilio", "console"}:
         raise ConfigError(f"SMS_BACKEND must be twilio or console, not {settings['SMS_BACKEND']!r}")
     if not settings["CLASSIFIER_MODEL_PATH"]:
-        settings["CLASSIFIER_MODEL_PATH"] = str(instance / "reply-model.joblib")
+        settings["CLASSIFIER_MODEL_PATH"] = str(instance / "reply-model.npz")
     settings["PUBLIC_URL"] = str(settings["PUBLIC_URL"]).rstrip("/")
 
     if not settings["SECRET_KEY"]:

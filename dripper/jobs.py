@@ -11,11 +11,13 @@ import logging
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import after_setup_logger, after_setup_task_logger
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from dripper.extensions import db
+from dripper.logs import mask_celery_handlers
 
 log = logging.getLogger(__name__)
 _PENDING = "dripper.after_commit"
@@ -46,6 +48,9 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
+    # Worker and beat replace the log handlers the app set up: mask numbers in theirs too.
+    after_setup_logger.connect(mask_celery_handlers, dispatch_uid="dripper.mask")
+    after_setup_task_logger.connect(mask_celery_handlers, dispatch_uid="dripper.mask-task")
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     app.extensions["celery"] = celery_app

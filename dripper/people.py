@@ -96,6 +96,16 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
+def has_corrections(subscriber: Subscriber) -> bool:
+    """Whether an admin's correction of one of this person's replies is training data, so
+    their words are in the reply model until it is trained again without them."""
+    message_ids = select(Message.id).where(Message.phone == subscriber.phone)
+    found = db.session.scalar(
+        select(TrainingExample.id).where(TrainingExample.message_id.in_(message_ids)).limit(1)
+    )
+    return found is not None
+
+
 def forget(subscriber: Subscriber, actor: str = "cli", at: datetime | None = None) -> int:
     """Erase a person: their messages, subscriptions, alerts and the training examples
     taken from their replies. Returns how many messages were erased. The caller commits.

@@ -37,7 +37,7 @@ def main() -> int:
     instance.mkdir(exist_ok=True)
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True)
     subprocess.run([*flask, "course", "import", "lessons/"], cwd=ROOT, env=env, check=True)
-    model = Path(env.get("CLASSIFIER_MODEL_PATH") or instance / "reply-model.joblib")
+    model = Path(env.get("CLASSIFIER_MODEL_PATH") or instance / "reply-model.npz")
     corpus = ROOT / "dripper" / "readiness" / "corpus"
     newest = max(path.stat().st_mtime for path in corpus.iterdir())
     if not model.is_file() or model.stat().st_mtime < newest:

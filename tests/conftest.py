@@ -98,12 +98,12 @@ def trained_model(tmp_path: Path) -> Path:
     if _trained_model is None:
         from dripper.readiness.classifier import train
 
-        shared = tmp_path.parent / "trained-reply-model.joblib"
+        shared = tmp_path.parent / "trained-reply-model.npz"
         shared.parent.mkdir(parents=True, exist_ok=True)
         if not shared.is_file():
             train(out=shared)
         _trained_model = shared
-    copy = tmp_path / "reply-model.joblib"
+    copy = tmp_path / "reply-model.npz"
     if not copy.exists():
         copy.write_bytes(_trained_model.read_bytes())
     return copy

@@ -13,6 +13,7 @@ Pacing should take the gentlest path whenever ``needs_review`` is set.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -57,6 +58,8 @@ __all__ = [
     "keyword_baseline",
     "train",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Below this confidence a reply is flagged for review and pacing takes the gentlest path.
 REVIEW_THRESHOLD = 0.5
@@ -156,7 +159,8 @@ class Classifier:
         if path is not None and Path(path).is_file():
             try:
                 model = TrainedModel.load(Path(path))
-            except (ValueError, KeyError, OSError, EOFError):
+            except (ValueError, OSError) as error:  # a refused pickle is a ValueError
+                log.warning("reply model not loaded, using the packaged corpus: %s", error)
                 model = None
         if model is None:
             model = train(CORPUS_DIR)

@@ -10,10 +10,15 @@ a second) and makes one reply cost tens of microseconds instead of a sparse-matr
 from __future__ import annotations
 
 import csv
+import dataclasses
+import enum
 import hashlib
+import importlib
 import io
+import json
 import math
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +35,7 @@ from dripper.readiness.rules import normalise_text
 CORPUS_DIR = Path(__file__).with_name("corpus")
 
 #: Bumped when the saved file's layout changes, so an old file is retrained instead of misread.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Hyper-parameters, chosen by cross-validation on the training split only (docs/CLASSIFIER.md).
 WORD_NGRAMS = (1, 2)
@@ -217,40 +222,136 @@ class TrainedModel:
         return self.memory.get(model_text(text)) if self.memory else None
 
     def save(self, path: Path) -> None:
-        """Write the model as plain data (no pickled scikit-learn objects) with joblib."""
-        import joblib  # type: ignore[import-untyped]
-
-        payload = {
-            "format": FORMAT_VERSION,
-            "labels": [label.value for label in self.labels],
-            "word": (self.word.vocabulary, self.word.idf, self.word.weights),
-            "char": (self.char.vocabulary, self.char.idf, self.char.weights),
-            "intercept": self.intercept,
-            "memory": {text: label.value for text, label in self.memory.items()},
-            "metadata": self.metadata,
-        }
+        """Write every field as data only: arrays in an ``.npz`` file, the rest as JSON in it."""
+        arrays: dict[str, np.ndarray] = {}
+        fields = {f.name: _encode(getattr(self, f.name), arrays) for f in dataclasses.fields(self)}
+        header = json.dumps({"format": FORMAT_VERSION, "fields": fields}, ensure_ascii=False)
+        arrays[_HEADER] = np.frombuffer(header.encode(), dtype=np.uint8)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        joblib.dump(payload, tmp, compress=0)
+        with tmp.open("wb") as out:
+            # Uncompressed: loading is a read, not a decompression.
+            np.savez(out, allow_pickle=False, **arrays)
         tmp.replace(path)  # a worker loading mid-write sees the old file or the new, never half
 
     @classmethod
     def load(cls, path: Path) -> TrainedModel:
-        """Read a file written by :meth:`save`; ``ValueError`` if it is of another format."""
-        import joblib  # type: ignore[import-untyped]
+        """Read a file written by :meth:`save`; ``ModelFileError`` for anything else.
 
-        payload = joblib.load(Path(path))
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a reply model of format {FORMAT_VERSION}")
-        return cls(
-            labels=tuple(ReplyLabel(v) for v in payload["labels"]),
-            word=_Block(*payload["word"]),
-            char=_Block(*payload["char"]),
-            intercept=payload["intercept"],
-            memory={text: ReplyLabel(v) for text, v in payload["memory"].items()},
-            metadata=payload["metadata"],
-        )
+        The file lives on a volume several processes share, so whoever can write it must not
+        be able to run code in them: nothing in it is unpickled, and a pickle is refused.
+        """
+        path = Path(path)
+        with path.open("rb") as file:
+            head = file.read(len(_ZIP_MAGIC))
+        if head != _ZIP_MAGIC:
+            what = (
+                "is a pickle, which is never loaded (unpickling runs whatever code it holds)"
+                if head[:1] == b"\x80"
+                else "is not an .npz reply model"
+            )
+            raise ModelFileError(
+                f"{path} {what}: refused. Write a new one with `flask --app web classifier train`."
+            )
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+            header = json.loads(arrays.pop(_HEADER).tobytes().decode())
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
+            raise ModelFileError(f"{path} is not a readable reply model: {error}") from error
+        if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
+            raise ModelFileError(f"{path} is not a reply model of format {FORMAT_VERSION}")
+        try:
+            fields = {name: _decode(value, arrays) for name, value in header["fields"].items()}
+            return cls(**fields)
+        except (TypeError, ValueError, KeyError, AttributeError, ImportError) as error:
+            raise ModelFileError(f"{path} holds another model layout ({error}): retrain") from error
+
+
+# --------------------------------------------------------------------------------------------
+# Storage: a model file is data, never code
+# --------------------------------------------------------------------------------------------
+class ModelFileError(ValueError):
+    """A model file that :meth:`TrainedModel.save` did not write (a pickle, say): refused."""
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # every .npz is a zip archive
+_HEADER = "__model__"  # the JSON member: format, and every field with its arrays named
+#: Only classes of this package are rebuilt from a file, and only dataclasses and enums.
+_OWN_PACKAGE = "dripper."
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """``value`` as JSON, its numpy arrays moved to ``arrays`` (so any new field travels)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise TypeError("object arrays would need pickle")
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"$array": key}
+    if isinstance(value, enum.Enum):  # before str: a StrEnum is a str
+        return {"$enum": _class_name(type(value)), "value": value.value}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {
+            f.name: _encode(getattr(value, f.name), arrays) for f in dataclasses.fields(value)
+        }
+        return {"$dataclass": _class_name(type(value)), "fields": fields}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(item, arrays) for item in value]}
+    if isinstance(value, set | frozenset):
+        return {"$set": [_encode(item, arrays) for item in sorted(value, key=repr)]}
+    if isinstance(value, list):
+        return [_encode(item, arrays) for item in value]
+    if isinstance(value, dict):
+        if all(type(key) is str and not key.startswith("$") for key in value):
+            return {key: _encode(item, arrays) for key, item in value.items()}
+        return {"$dict": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    raise TypeError(f"a reply model cannot store a {type(value).__name__}")
+
+
+def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, list):
+        return [_decode(item, arrays) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "$array" in value:
+        return arrays[value["$array"]]
+    if "$enum" in value:
+        return _own_class(value["$enum"], enum.Enum)(value["value"])
+    if "$dataclass" in value:
+        fields = {k: _decode(v, arrays) for k, v in value["fields"].items()}
+        return _own_class(value["$dataclass"], None)(**fields)
+    if "$tuple" in value:
+        return tuple(_decode(item, arrays) for item in value["$tuple"])
+    if "$set" in value:
+        return frozenset(_decode(item, arrays) for item in value["$set"])
+    if "$dict" in value:
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in value["$dict"]}
+    return {key: _decode(item, arrays) for key, item in value.items()}
+
+
+def _class_name(kind: type) -> str:
+    return f"{kind.__module__}:{kind.__qualname__}"
+
+
+def _own_class(name: str, base: type | None) -> Any:
+    """A dataclass (``base`` None) or enum of this package, by the name :func:`_class_name` gave."""
+    module, _, qualname = name.partition(":")
+    if not module.startswith(_OWN_PACKAGE):
+        raise ValueError(f"{name} is not a class of dripper")
+    kind: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        kind = getattr(kind, part)
+    if not (isinstance(kind, type) and kind.__module__.startswith(_OWN_PACKAGE)):
+        raise ValueError(f"{name} is not a class of dripper")
+    if not (dataclasses.is_dataclass(kind) if base is None else issubclass(kind, base)):
+        raise ValueError(f"{name} is not a stored kind of value")
+    return kind
 
 
 def fit(rows: Sequence[tuple[str, ReplyLabel]], seed: int = 0) -> TrainedModel:

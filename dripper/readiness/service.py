@@ -14,6 +14,7 @@ from dripper.clock import now
 from dripper.extensions import db
 from dripper.models import TrainingExample
 from dripper.readiness.classifier import Classifier, TrainedModel, train
+from dripper.readiness.model import ModelFileError
 
 log = logging.getLogger(__name__)
 _KEY = "dripper.classifier"
@@ -54,19 +55,44 @@ def retrain(app: Flask | None = None) -> TrainedModel:
 
 
 def get_classifier() -> Classifier:
-    """This process's classifier; the first call loads (or trains and saves) the model."""
+    """This process's classifier. The first call loads the model (training and saving one when
+    the file is missing or refused); a replaced file is loaded again at the next call."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    classifier = app.extensions.get(_KEY)
-    if classifier is not None:
-        return classifier  # type: ignore[no-any-return]
+    path = Path(app.config["CLASSIFIER_MODEL_PATH"])
+    cached = app.extensions.get(_KEY)
+    # One stat per reply: a retrain or a forgotten person's corrections taken out in another
+    # process replaces the file, and every process must stop answering from the old one.
+    if cached is not None and cached[1] == _stamp(path):
+        return cached[0]  # type: ignore[no-any-return]
     with _lock:
-        classifier = app.extensions.get(_KEY)
-        if classifier is None:
-            path = Path(app.config["CLASSIFIER_MODEL_PATH"])
-            if not path.is_file():
-                log.info("no reply model at %s: training one from the corpus", path)
-                retrain(app)
+        cached = app.extensions.get(_KEY)
+        stamp = _stamp(path)
+        if cached is None or cached[1] != stamp:
+            model = _load(path)
+            if model is None:
+                model = retrain(app)
+                stamp = _stamp(path)
             # The sandbox clock decides what "till monday" means.
-            classifier = Classifier.load(path, today=lambda: now().date())
-            app.extensions[_KEY] = classifier
-    return classifier  # type: ignore[no-any-return]
+            cached = (Classifier(model, today=lambda: now().date()), stamp)
+            app.extensions[_KEY] = cached
+    return cached[0]  # type: ignore[no-any-return]
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def _load(path: Path) -> TrainedModel | None:
+    """The saved model, or None when there is none or it is refused (a pickle, say)."""
+    if not path.is_file():
+        log.info("no reply model at %s: training one from the corpus", path)
+        return None
+    try:
+        return TrainedModel.load(path)
+    except (ModelFileError, OSError) as error:
+        log.warning("reply model refused, training a new one in its place: %s", error)
+        return None

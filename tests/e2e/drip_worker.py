@@ -7,11 +7,13 @@ carry (a short broker visibility timeout), and it says when it is ready.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from celery.signals import worker_ready
+from celery.utils.log import get_task_logger
 
 from dripper import create_app
 
@@ -24,3 +26,11 @@ def _say_ready(**_: Any) -> None:
     path = os.environ.get("DRIP_WORKER_READY_FILE")
     if path:
         Path(path).write_text("ready")
+
+
+@celery.task(name="tests.log_a_number")
+def log_a_number(phone: str) -> None:
+    """Logs a number raw through both loggers and fails with it, as careless code would."""
+    logging.getLogger("dripper.tests").warning("app logger says texting %s", phone)
+    get_task_logger(__name__).warning("task logger says texting %s", phone)
+    raise RuntimeError(f"could not reach {phone}")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +19,7 @@ from dripper.readiness.classifier import (
     train,
 )
 from dripper.readiness.labels import ReplyLabel
-from dripper.readiness.model import TrainedModel, read_corpus
+from dripper.readiness.model import FORMAT_VERSION, ModelFileError, TrainedModel, read_corpus
 
 # Three phrasings per label; the corpus writers' files are much larger, these only exercise code.
 _ROWS = {
@@ -80,18 +84,99 @@ def test_training_never_sees_test_rows(corpus: Path) -> None:
 
 
 def test_a_saved_model_loads_with_the_same_answers(corpus: Path, tmp_path: Path) -> None:
-    path = tmp_path / "models" / "reply.joblib"
-    trained = train(corpus, out=path)
+    path = tmp_path / "models" / "reply-model.npz"
+    trained = train(corpus, extra=[("my cat walked on the keyboard", "neutral")], out=path)
     loaded = Classifier.load(path)
-    for text in ["he won't listen to me", "I tried it", "stop it already"]:
+    for text in ["he won't listen to me", "I tried it", "stop it already", "🙏", ""]:
         assert loaded.model.probabilities(text) == trained.probabilities(text)
+    assert loaded.model.labels == trained.labels
+    assert loaded.model.memory == trained.memory
     assert loaded.model.metadata == trained.metadata
+    for block in ("word", "char"):
+        ours, theirs = getattr(loaded.model, block), getattr(trained, block)
+        assert ours.vocabulary == theirs.vocabulary
+        np.testing.assert_array_equal(ours.idf, theirs.idf)
+        np.testing.assert_array_equal(ours.weights, theirs.weights)
+
+
+def test_every_field_of_the_model_travels_through_the_file(corpus: Path, tmp_path: Path) -> None:
+    # Fields added to the model later (new feature blocks, tables, enums) need no new save code.
+    from dripper.readiness.model import _Block
+
+    @dataclasses.dataclass
+    class Extended(TrainedModel):
+        context: _Block | None = None
+        priors: dict[ReplyLabel, float] = dataclasses.field(default_factory=dict)
+        tags: frozenset[str] = frozenset()
+
+    base = train(corpus)
+    extended = Extended(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(TrainedModel)},
+        context=_Block({"after a lesson": 0}, np.array([1.5]), np.ones((1, len(base.labels)))),
+        priors={ReplyLabel.CRISIS: 0.01, ReplyLabel.NEUTRAL: 0.2},
+        tags=frozenset({"a", "b"}),
+    )
+    path = tmp_path / "extended.npz"
+    extended.save(path)
+
+    loaded = Extended.load(path)
+
+    assert loaded.priors == extended.priors
+    assert loaded.tags == extended.tags
+    assert loaded.context is not None and loaded.context.vocabulary == {"after a lesson": 0}
+    np.testing.assert_array_equal(loaded.context.weights, extended.context.weights)
+    assert loaded.probabilities("ok") == base.probabilities("ok")
+
+
+class _RunsCode:
+    """What a hostile pickle holds: loading it would create a file (or do anything else)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+def test_a_pickled_model_file_is_refused_and_never_run(corpus: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "the-pickle-ran"
+    path = tmp_path / "reply-model.npz"
+    path.write_bytes(pickle.dumps({"format": 1, "payload": _RunsCode(marker)}, protocol=4))
+
+    with pytest.raises(ModelFileError, match="pickle"):
+        TrainedModel.load(path)
+    # The classifier refuses it too, and still answers from the packaged corpus.
+    assert Classifier.load(path).classify("STOP").label is ReplyLabel.OPT_OUT
+    assert not marker.exists()
+
+
+def test_an_npz_with_pickled_arrays_is_refused(corpus: Path, tmp_path: Path) -> None:
+    path = tmp_path / "reply-model.npz"
+    np.savez(path, __model__=np.array([{"format": 2}], dtype=object))
+    with pytest.raises(ModelFileError):
+        TrainedModel.load(path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$dataclass": "subprocess:Popen", "fields": {"args": ["true"]}},
+        {"$enum": "dripper.readiness.model:np.ndarray", "value": 1},
+        {"$dataclass": "dripper.readiness.model:Path", "fields": {}},
+    ],
+)
+def test_a_model_file_cannot_name_classes_outside_dripper(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "reply-model.npz"
+    header = json.dumps({"format": FORMAT_VERSION, "fields": {"labels": value}})
+    np.savez(path, __model__=np.frombuffer(header.encode(), dtype=np.uint8))
+    with pytest.raises(ModelFileError):
+        TrainedModel.load(path)
 
 
 def test_a_missing_or_broken_model_file_falls_back_to_training(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.joblib"
+    broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a model")
-    for path in [tmp_path / "absent.joblib", broken]:
+    for path in [tmp_path / "absent.npz", broken]:
         assert Classifier.load(path).classify("STOP").label is ReplyLabel.OPT_OUT
 
 
@@ -187,13 +272,15 @@ def test_training_on_nothing_says_so(tmp_path: Path) -> None:
 
 
 def test_model_file_is_plain_data(corpus: Path, tmp_path: Path) -> None:
-    # A worker must not need scikit-learn to load it: no estimator objects inside.
-    path = tmp_path / "m.joblib"
+    # Arrays and JSON only: numpy reads it with pickle off, and no estimator is inside.
+    path = tmp_path / "m.npz"
     train(corpus, out=path)
-    import joblib
-
-    payload = joblib.load(path)
-    assert "sklearn" not in repr(type(payload))
+    with zipfile.ZipFile(path) as archive:
+        assert all(name.endswith(".npy") for name in archive.namelist())
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    assert not any(array.dtype.hasobject for array in arrays.values())
+    assert b"sklearn." not in arrays["__model__"].tobytes()
     assert isinstance(TrainedModel.load(path), TrainedModel)
 
 

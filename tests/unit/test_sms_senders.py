@@ -76,7 +76,7 @@ def test_console_backend_records_message_as_sent(
     assert stored.provider_sid is not None and stored.provider_sid.startswith("CO")
     assert len(stored.provider_sid) == 34
     printed = capsys.readouterr().out
-    assert "to +1500•••0123: dripper: daily lessons. STOP to end." in printed
+    assert "to •••0123: dripper: daily lessons. STOP to end." in printed
     assert PHONE not in printed
     assert not [r for r in caplog.records if "daily lessons" in r.getMessage()]
 
