@@ -6,9 +6,10 @@ subscriptions only through ``dripper.conversation.states`` and answer only throu
 ``replies.send`` (the outbox). The caller commits.
 
 Two rules sit above the dispatch: an opted-out number hears nothing except for
-START/UNSTOP (opt back in) and HELP (CTIA expects HELP to work whatever the status,
-and it is the person's own request, not marketing); and nothing is said twice to one
-inbound message (the outbox dedupes the answer).
+START/UNSTOP (opt back in), HELP (CTIA expects HELP to work whatever the status,
+and it is the person's own request, not marketing) and, when its words read as
+danger, the crisis lines (with an alert for the team; the opt-out stands); and
+nothing is said twice to one inbound message (the outbox dedupes the answer).
 
 Free text from a subscriber goes through the reply classifier (``reply``): a
 plain-language command ("please stop texting me", "can we take a break for a week")
@@ -93,6 +94,9 @@ def handle_inbound(message: Message) -> None:
         command.keyword.value if command else "free text",
     )
     if _opted_out(subscriber) and (command is None or command.keyword not in HEARD_AFTER_OPT_OUT):
+        if command is None:
+            # Read for danger all the same: the crisis lines are owed to anyone.
+            return crisis_only(inbound)
         log.info("message %s: the number opted out, so no answer", message.id)
         return
     if subscriber is not None and subscriber.status is SubscriberStatus.UNREACHABLE:
@@ -380,11 +384,32 @@ def stranger(inbound: Inbound) -> None:
     """
     if _classify(inbound.message).label is not ReplyLabel.CRISIS:
         return join_hint(inbound)
-    course = inbound.default_course
+    return _crisis_lines(inbound, None)
+
+
+def crisis_only(inbound: Inbound) -> None:
+    """Free text from a number that opted out: the crisis lines if it reads as danger,
+    and otherwise nothing (no acknowledgement, no lesson, no join hint).
+
+    The opt-out stands; the team is alerted as for anyone else.
+    """
+    if _classify(inbound.message).label is not ReplyLabel.CRISIS:
+        log.info("message %s: the number opted out, so no answer", inbound.message.id)
+        return None
+    last = _newest(inbound.subscriber, frozenset(State))
+    if last is not None:
+        inbound.message.subscription = last
+    return _crisis_lines(inbound, last)
+
+
+def _crisis_lines(inbound: Inbound, subscription: Subscription | None) -> None:
+    """The crisis lines and an alert, with nothing about the course: for a number in none
+    (a stranger) or one that opted out (``subscription`` then names its last course)."""
+    course = subscription.course if subscription is not None else inbound.default_course
     if course is None:
         return None
     _subscriber(inbound, course)
-    pacing.raise_alert(inbound.message, None, inbound.now)
+    pacing.raise_alert(inbound.message, subscription, inbound.now)
     return _send(inbound, "crisis_response", course=course)
 
 
