@@ -287,7 +287,11 @@ class Message(Model):
     against sending it twice.
     """
 
-    __table_args__ = (Index("ix_message_subscriber_created", "subscriber_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_message_subscriber_created", "subscriber_id", "created_at"),
+        # The inbound sweep's question: which stored texts were never handled?
+        Index("ix_message_direction_handled", "direction", "handled_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
@@ -311,6 +315,9 @@ class Message(Model):
     confidence: Mapped[float | None] = mapped_column(Float)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     reviewed_label: Mapped[ReplyLabel | None] = mapped_column(_enum(ReplyLabel))
+    # Inbound: set in the transaction that acted on it; NULL until then (the sweep's mark).
+    # ``attempts`` and ``status_at`` count and date the failed tries.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriber: Mapped[Subscriber | None] = relationship()
     subscription: Mapped[Subscription | None] = relationship()

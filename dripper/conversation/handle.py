@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dripper.clock import now
 from dripper.conversation import replies, states
@@ -36,6 +36,7 @@ from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import (
     Course,
+    Direction,
     Message,
     MessageKind,
     Subscriber,
@@ -77,6 +78,88 @@ class Inbound:
     @property
     def default_course(self) -> Course | None:
         return self.courses[0] if self.courses else None
+
+
+#: A stored inbound text left unhandled this long is the inbound sweep's to handle: its
+#: webhook died, or its handling failed. Long enough that a webhook still at work on it
+#: is not overtaken.
+UNHANDLED_AFTER = timedelta(seconds=10)
+#: After a failed try, the next waits this long, doubled per failure, up to the maximum.
+RETRY_AFTER = timedelta(seconds=30)
+RETRY_AFTER_MAX = timedelta(hours=1)
+
+
+def handle_stored(message_id: int, *, skip_locked: bool = False) -> Message | None:
+    """Claim the stored inbound message ``message_id`` and act on it; the caller commits.
+
+    ``handled_at`` is set first, by a conditional UPDATE in the same transaction as the
+    handling, so a message is handled exactly once whoever races for it (the webhook,
+    Twilio's retry, two sweeps): the loser's UPDATE waits for the winner's commit and
+    then matches nothing. ``None`` when it was handled already. With ``skip_locked``
+    (the sweep) a row someone is handling right now is passed over, not waited for.
+    """
+    if skip_locked:
+        locked = db.session.scalar(
+            select(Message.id)
+            .where(Message.id == message_id, Message.handled_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if locked is None:
+            return None
+    claimed = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.direction == Direction.INBOUND,
+            Message.handled_at.is_(None),
+        )
+        .values(handled_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    message = db.session.get(Message, message_id, populate_existing=True)
+    assert message is not None
+    handle_inbound(message)
+    return message
+
+
+def note_not_handled(message_id: int) -> None:
+    """Count a failed try at handling ``message_id``, in a transaction of its own."""
+    db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.handled_at.is_(None))
+        .values(attempts=Message.attempts + 1, status_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def unhandled_message_ids(limit: int = 100) -> list[int]:
+    """Stored inbound texts nobody acted on, oldest try first, each once its wait is over.
+
+    The wait is compared with the clock the rows were stamped with (``now``), so the
+    sandbox clock and the real one are never mixed.
+    """
+    at = now()
+    rows = db.session.execute(
+        select(Message.id, Message.attempts, Message.status_at, Message.created_at)
+        .where(
+            Message.direction == Direction.INBOUND,
+            Message.handled_at.is_(None),
+            Message.status_at < at - UNHANDLED_AFTER,
+        )
+        .order_by(Message.status_at, Message.id)
+        .limit(limit)
+    )
+    due = []
+    for message_id, attempts, tried_at, created_at in rows:
+        wait = UNHANDLED_AFTER
+        if attempts:
+            wait = min(RETRY_AFTER * 2 ** (attempts - 1), RETRY_AFTER_MAX)
+        if (tried_at or created_at) <= at - wait:
+            due.append(message_id)
+    return due
 
 
 def handle_inbound(message: Message) -> None:

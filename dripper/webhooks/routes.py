@@ -12,16 +12,11 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 from twilio.twiml.messaging_response import MessagingResponse
 
-from dripper.conversation.handle import handle_inbound
+from dripper.conversation.handle import handle_stored, note_not_handled
 from dripper.extensions import csrf, db, limiter
 from dripper.logs import mask_phone
 from dripper.webhooks import bp
-from dripper.webhooks.inbound import (
-    MalformedWebhook,
-    mark_not_handled,
-    read_inbound,
-    store_inbound,
-)
+from dripper.webhooks.inbound import MalformedWebhook, read_inbound, store_inbound
 from dripper.webhooks.signature import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -48,19 +43,23 @@ def inbound() -> ResponseReturnValue:
     if message is None:
         log.info("inbound %s from %s is a repeat: ignored", sms.sid, mask_phone(sms.phone))
         return empty_twiml()
-    log.info("inbound %s from %s stored as message %s", sms.sid, mask_phone(sms.phone), message.id)
+    message_id = message.id
+    log.info("inbound %s from %s stored as message %s", sms.sid, mask_phone(sms.phone), message_id)
     try:
-        handle_inbound(message)
+        handled = handle_stored(message_id)
         # Committed before answering: an opt-out is on record by the time Twilio hears 200.
         db.session.commit()
     except Exception as error:
         db.session.rollback()
         # The exception's text may quote SQL parameters (the body): name it only, and
         # keep the traceback for debug logs.
-        log.error("inbound message %s stored but not handled: %s", message.id, type(error).__name__)
-        log.debug("inbound message %s not handled", message.id, exc_info=True)
-        mark_not_handled(message.id)  # Twilio's retry (or a replay) handles it again
+        log.error("inbound message %s stored but not handled: %s", message_id, type(error).__name__)
+        log.debug("inbound message %s not handled", message_id, exc_info=True)
+        # Still unhandled: the inbound sweep handles it (or Twilio's retry, if sooner).
+        note_not_handled(message_id)
         return Response(str(MessagingResponse()), status=500, mimetype="text/xml")
+    if handled is None:
+        log.info("inbound message %s was handled meanwhile (a retry or the sweep)", message_id)
     return empty_twiml()
 
 
