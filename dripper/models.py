@@ -127,6 +127,9 @@ class MessageStatus(enum.StrEnum):
 
     RECEIVED = "received"  # inbound
     PENDING = "pending"  # stored, provider not called yet
+    # Handed to Twilio in the inbound webhook's own TwiML answer, not through the REST API;
+    # Twilio's callback (the Message verb's ``action``) brings its sid and what came next.
+    TWIML = "twiml"
     ACCEPTED = "accepted"
     SCHEDULED = "scheduled"
     QUEUED = "queued"
@@ -151,6 +154,7 @@ class MessageStatus(enum.StrEnum):
 _STATUS_RANK = {
     MessageStatus.RECEIVED: 0,
     MessageStatus.PENDING: 0,
+    MessageStatus.TWIML: 1,
     MessageStatus.ACCEPTED: 1,
     MessageStatus.SCHEDULED: 1,
     MessageStatus.QUEUED: 2,

@@ -44,16 +44,17 @@ def read_inbound(form: Mapping[str, str]) -> InboundSms:
 
 
 def store_inbound(sms: InboundSms) -> Message | None:
-    """Store and commit the message; ``None`` when this MessageSid was handled before.
+    """Store and commit the message, or find it stored before (a retry: its ``handled_at``
+    says whether it was acted on); ``None`` when a twin stored it at the same moment.
 
     Committed on its own, before it is acted on, so the record survives whatever the
     handling does, and a retry racing this one meets the unique provider_sid. A retry
-    of a message not handled yet (its handling failed) returns it, to be handled now;
-    ``handle_stored`` makes sure only one of the racers acts on it.
+    of a message not handled yet (its handling failed) is handled now; ``handle_stored``
+    makes sure only one of the racers acts on it.
     """
     stored = db.session.scalar(select(Message).where(Message.provider_sid == sms.sid))
     if stored is not None:
-        return stored if stored.handled_at is None else None
+        return stored
     received_at = now()
     message = Message(
         direction=Direction.INBOUND,
