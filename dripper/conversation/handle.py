@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dripper.clock import now
 from dripper.conversation import replies, states
@@ -42,6 +42,7 @@ from dripper.models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
+    UTCDateTime,
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
@@ -142,22 +143,24 @@ def unhandled_message_ids(limit: int = 100) -> list[int]:
     sandbox clock and the real one are never mixed.
     """
     at = now()
+    # The last try (or the arrival): a row from before status_at was written has none.
+    tried_at = func.coalesce(Message.status_at, Message.created_at, type_=UTCDateTime)
     rows = db.session.execute(
-        select(Message.id, Message.attempts, Message.status_at, Message.created_at)
+        select(Message.id, Message.attempts, tried_at)
         .where(
             Message.direction == Direction.INBOUND,
             Message.handled_at.is_(None),
-            Message.status_at < at - UNHANDLED_AFTER,
+            tried_at < at - UNHANDLED_AFTER,
         )
-        .order_by(Message.status_at, Message.id)
+        .order_by(tried_at, Message.id)
         .limit(limit)
     )
     due = []
-    for message_id, attempts, tried_at, created_at in rows:
+    for message_id, attempts, last_try in rows:
         wait = UNHANDLED_AFTER
         if attempts:
             wait = min(RETRY_AFTER * 2 ** (attempts - 1), RETRY_AFTER_MAX)
-        if (tried_at or created_at) <= at - wait:
+        if last_try <= at - wait:
             due.append(message_id)
     return due
 

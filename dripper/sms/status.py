@@ -34,8 +34,8 @@ def apply_status(sid: str, status: str, error_code: int | None, error_message: s
     except ValueError:
         log.info("status callback for %s with unknown status %r ignored", sid, status)
         return False
-    if new in _NOT_FROM_CALLBACKS:
-        return False
+    if new in _NOT_FROM_CALLBACKS or new is MessageStatus.TWIML:
+        return False  # our own words, never Twilio's
     message_id = db.session.scalar(
         select(Message.id).where(
             Message.provider_sid == sid, Message.direction == Direction.OUTBOUND
