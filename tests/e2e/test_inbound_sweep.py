@@ -5,6 +5,7 @@ stored but was never handled (Twilio does not retry a 500 by default)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from drip_support import BrokerSpace, Worker, drain
 from flask import Flask
 from flask.testing import FlaskClient
-from inbound_support import NUMBER, Handset, inbound_params, post_signed, set_clock, webhook_config
+from inbound_support import (
+    AUTH_TOKEN,
+    NUMBER,
+    Handset,
+    inbound_params,
+    post_signed,
+    set_clock,
+    webhook_config,
+)
+from twilio_fake import FakeTwilio
 
 from dripper.conversation import handle
 from dripper.conversation.tasks import sweep_inbound
@@ -233,3 +244,49 @@ def test_the_sweep_runs_on_beat(app: Flask) -> None:
 
     tasks = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
     assert tasks["dripper.conversation.sweep_inbound"] <= 60
+
+
+class TestThroughARealWorker:
+    """The sweep as beat runs it: a task on a real worker, whose answer goes out through
+    the REST API (a local Twilio-compatible server) exactly once."""
+
+    @pytest.fixture
+    def fake_twilio(self) -> Iterator[FakeTwilio]:
+        fake = FakeTwilio(auth_token=AUTH_TOKEN).start()
+        yield fake
+        fake.stop()
+
+    @pytest.fixture
+    def worker_settings(self, fake_twilio: FakeTwilio) -> dict[str, Any]:
+        return fake_twilio.settings()
+
+    @pytest.fixture
+    def app_config(self, drip_config: dict[str, Any]) -> dict[str, Any]:
+        return drip_config
+
+    def test_a_text_whose_handling_failed_is_answered_once_by_the_sweep(
+        self,
+        phone: Handset,
+        worker: Worker,
+        broker: BrokerSpace,
+        fake_twilio: FakeTwilio,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        params = inbound_params(NUMBER, "JOIN")
+        fail_handling_once(monkeypatch)
+        assert post_signed(phone.client, PATH, params).status_code == 500
+        drain(broker)
+        assert fake_twilio.sent_to(NUMBER) == []
+
+        later()
+        sweep_inbound.delay()
+        drain(broker)
+        sweep_inbound.delay()  # a second sweep (or beat firing twice) finds nothing
+        drain(broker)
+        assert post_signed(phone.client, PATH, params).status_code == 200  # Twilio's retry
+        drain(broker)
+
+        [sent] = fake_twilio.sent_to(NUMBER)
+        [reply] = phone.new_replies()
+        assert reply.kind is MessageKind.CONFIRMATION_REQUEST
+        assert reply.provider_sid == sent.sid
