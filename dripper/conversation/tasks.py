@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from dripper.conversation.handle import handle_stored, note_not_handled, unhandled_message_ids
 from dripper.extensions import db
@@ -25,6 +26,11 @@ def sweep_inbound() -> int:
         try:
             message = handle_stored(message_id, skip_locked=True)
             db.session.commit()
+        except SoftTimeLimitExceeded:
+            # Out of time, not a failure of this text: the next sweep goes on from here.
+            db.session.rollback()
+            log.info("inbound sweep out of time after %d texts", handled)
+            break
         except Exception as error:
             db.session.rollback()
             # The error's text may quote SQL parameters (the body): its type only.
