@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 _PENDING = "dripper.after_commit"
 
 #: Modules whose tasks the worker registers.
-TASK_MODULES = ["dripper.drip.tasks", "dripper.sms.tasks", "dripper.readiness.tasks"]
+TASK_MODULES = [
+    "dripper.drip.tasks",
+    "dripper.sms.tasks",
+    "dripper.readiness.tasks",
+    "dripper.conversation.tasks",
+]
 
 #: Beat's schedule: the drip tick every minute (a short, idempotent sweep).
 BEAT_SCHEDULE = {
@@ -35,6 +40,12 @@ BEAT_SCHEDULE = {
         "task": "dripper.readiness.sweep_alerts",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Inbound texts stored but never acted on (the webhook died, or its handling failed).
+    "inbound-sweep": {
+        "task": "dripper.conversation.sweep_inbound",
+        "schedule": 30.0,
+        "options": {"expires": 25},
     },
 }
 

@@ -127,6 +127,9 @@ class MessageStatus(enum.StrEnum):
 
     RECEIVED = "received"  # inbound
     PENDING = "pending"  # stored, provider not called yet
+    # Handed to Twilio in the inbound webhook's own TwiML answer, not through the REST API;
+    # Twilio's callback (the Message verb's ``action``) brings its sid and what came next.
+    TWIML = "twiml"
     ACCEPTED = "accepted"
     SCHEDULED = "scheduled"
     QUEUED = "queued"
@@ -151,6 +154,7 @@ class MessageStatus(enum.StrEnum):
 _STATUS_RANK = {
     MessageStatus.RECEIVED: 0,
     MessageStatus.PENDING: 0,
+    MessageStatus.TWIML: 1,
     MessageStatus.ACCEPTED: 1,
     MessageStatus.SCHEDULED: 1,
     MessageStatus.QUEUED: 2,
@@ -287,7 +291,11 @@ class Message(Model):
     against sending it twice.
     """
 
-    __table_args__ = (Index("ix_message_subscriber_created", "subscriber_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_message_subscriber_created", "subscriber_id", "created_at"),
+        # The inbound sweep's question: which stored texts were never handled?
+        Index("ix_message_direction_handled", "direction", "handled_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
@@ -311,6 +319,9 @@ class Message(Model):
     confidence: Mapped[float | None] = mapped_column(Float)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     reviewed_label: Mapped[ReplyLabel | None] = mapped_column(_enum(ReplyLabel))
+    # Inbound: set in the transaction that acted on it; NULL until then (the sweep's mark).
+    # ``attempts`` and ``status_at`` count and date the failed tries.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriber: Mapped[Subscriber | None] = relationship()
     subscription: Mapped[Subscription | None] = relationship()

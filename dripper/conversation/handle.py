@@ -6,10 +6,12 @@ subscriptions only through ``dripper.conversation.states`` and answer only throu
 ``replies.send`` (the outbox). The caller commits.
 
 Two rules sit above the dispatch: an opted-out number hears nothing except for
-START/UNSTOP (opt back in) and HELP (CTIA expects HELP to work whatever the status,
-and it is the person's own request, not marketing); and nothing is said twice to one
-inbound message (the outbox dedupes the answer). A number forgotten after it opted out
-(``dripper.suppression``) counts as opted out again, unless it texts START or JOIN.
+START/UNSTOP (opt back in), HELP (CTIA expects HELP to work whatever the status,
+and it is the person's own request, not marketing) and, when its words read as
+danger, the crisis lines (with an alert for the team; the opt-out stands); and
+nothing is said twice to one inbound message (the outbox dedupes the answer). A number
+forgotten after it opted out (``dripper.suppression``) counts as opted out again,
+unless it texts START or JOIN.
 
 Free text from a subscriber goes through the reply classifier (``reply``): a
 plain-language command ("please stop texting me", "can we take a break for a week")
@@ -22,10 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from dripper import suppression
 from dripper.clock import now
@@ -37,11 +39,13 @@ from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import (
     Course,
+    Direction,
     Message,
     MessageKind,
     Subscriber,
     SubscriberStatus,
     Subscription,
+    UTCDateTime,
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
@@ -80,6 +84,90 @@ class Inbound:
         return self.courses[0] if self.courses else None
 
 
+#: A stored inbound text left unhandled this long is the inbound sweep's to handle: its
+#: webhook died, or its handling failed. Long enough that a webhook still at work on it
+#: is not overtaken.
+UNHANDLED_AFTER = timedelta(seconds=10)
+#: After a failed try, the next waits this long, doubled per failure, up to the maximum.
+RETRY_AFTER = timedelta(seconds=30)
+RETRY_AFTER_MAX = timedelta(hours=1)
+
+
+def handle_stored(message_id: int, *, skip_locked: bool = False) -> Message | None:
+    """Claim the stored inbound message ``message_id`` and act on it; the caller commits.
+
+    ``handled_at`` is set first, by a conditional UPDATE in the same transaction as the
+    handling, so a message is handled exactly once whoever races for it (the webhook,
+    Twilio's retry, two sweeps): the loser's UPDATE waits for the winner's commit and
+    then matches nothing. ``None`` when it was handled already. With ``skip_locked``
+    (the sweep) a row someone is handling right now is passed over, not waited for.
+    """
+    if skip_locked:
+        locked = db.session.scalar(
+            select(Message.id)
+            .where(Message.id == message_id, Message.handled_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if locked is None:
+            return None
+    claimed = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.direction == Direction.INBOUND,
+            Message.handled_at.is_(None),
+        )
+        .values(handled_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    message = db.session.get(Message, message_id, populate_existing=True)
+    assert message is not None
+    handle_inbound(message)
+    return message
+
+
+def note_not_handled(message_id: int) -> None:
+    """Count a failed try at handling ``message_id``, in a transaction of its own."""
+    db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.handled_at.is_(None))
+        .values(attempts=Message.attempts + 1, status_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def unhandled_message_ids(limit: int = 100) -> list[int]:
+    """Stored inbound texts nobody acted on, oldest try first, each once its wait is over.
+
+    The wait is compared with the clock the rows were stamped with (``now``), so the
+    sandbox clock and the real one are never mixed.
+    """
+    at = now()
+    # The last try (or the arrival): a row from before status_at was written has none.
+    tried_at = func.coalesce(Message.status_at, Message.created_at, type_=UTCDateTime)
+    rows = db.session.execute(
+        select(Message.id, Message.attempts, tried_at)
+        .where(
+            Message.direction == Direction.INBOUND,
+            Message.handled_at.is_(None),
+            tried_at < at - UNHANDLED_AFTER,
+        )
+        .order_by(tried_at, Message.id)
+        .limit(limit)
+    )
+    due = []
+    for message_id, attempts, last_try in rows:
+        wait = UNHANDLED_AFTER
+        if attempts:
+            wait = min(RETRY_AFTER * 2 ** (attempts - 1), RETRY_AFTER_MAX)
+        if last_try <= at - wait:
+            due.append(message_id)
+    return due
+
+
 def handle_inbound(message: Message) -> None:
     """Act on an inbound text that is already stored; the caller commits."""
     courses = list(db.session.scalars(select(Course).order_by(Course.id)))
@@ -97,6 +185,9 @@ def handle_inbound(message: Message) -> None:
         command.keyword.value if command else "free text",
     )
     if _opted_out(subscriber) and (command is None or command.keyword not in HEARD_AFTER_OPT_OUT):
+        if command is None:
+            # Read for danger all the same: the crisis lines are owed to anyone.
+            return crisis_only(inbound)
         log.info("message %s: the number opted out, so no answer", message.id)
         return
     if subscriber is not None and subscriber.status is SubscriberStatus.UNREACHABLE:
@@ -386,11 +477,32 @@ def stranger(inbound: Inbound) -> None:
     """
     if _classify(inbound.message).label is not ReplyLabel.CRISIS:
         return join_hint(inbound)
-    course = inbound.default_course
+    return _crisis_lines(inbound, None)
+
+
+def crisis_only(inbound: Inbound) -> None:
+    """Free text from a number that opted out: the crisis lines if it reads as danger,
+    and otherwise nothing (no acknowledgement, no lesson, no join hint).
+
+    The opt-out stands; the team is alerted as for anyone else.
+    """
+    if _classify(inbound.message).label is not ReplyLabel.CRISIS:
+        log.info("message %s: the number opted out, so no answer", inbound.message.id)
+        return None
+    last = _newest(inbound.subscriber, frozenset(State))
+    if last is not None:
+        inbound.message.subscription = last
+    return _crisis_lines(inbound, last)
+
+
+def _crisis_lines(inbound: Inbound, subscription: Subscription | None) -> None:
+    """The crisis lines and an alert, with nothing about the course: for a number in none
+    (a stranger) or one that opted out (``subscription`` then names its last course)."""
+    course = subscription.course if subscription is not None else inbound.default_course
     if course is None:
         return None
     _subscriber(inbound, course)
-    pacing.raise_alert(inbound.message, None, inbound.now)
+    pacing.raise_alert(inbound.message, subscription, inbound.now)
     return _send(inbound, "crisis_response", course=course)
 
 

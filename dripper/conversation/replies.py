@@ -1,14 +1,28 @@
 """The short system answers a text gets, worded by the course file where it can be.
 
-Every answer goes out through the outbox (stored, then sent by a worker with status
-tracking), never as TwiML. The few answers a course file does not word have a plain
-GSM-7 default here, so a course can override them without a code change.
+Every answer goes out through the outbox: stored, then sent by a worker with status
+tracking, or, for the few that must not wait (``outbox.IN_WEBHOOK_ANSWER``: the crisis
+lines, STOP's confirmation, HELP), handed to Twilio in the webhook's own TwiML answer
+when the webhook is the one acting on the text. The few answers a course file does not
+word have a plain GSM-7 default here, so a course can override them without a code
+change.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from dripper.courses.spec import COUNTRY_MESSAGES
-from dripper.models import Course, Message, MessageKind, Subscriber, Subscription
+from dripper.extensions import db
+from dripper.models import (
+    Course,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Subscriber,
+    Subscription,
+)
 from dripper.phones import region_of
 from dripper.sms.outbox import queue_message
 
@@ -64,7 +78,7 @@ def send(
     The dedupe key makes handling the same inbound message twice answer it once.
     """
     key = dedupe_key or (
-        f"answer:{inbound.id}:{kind.value}:{subscription.id if subscription else '-'}"
+        f"{_answer_prefix(inbound.id)}{kind.value}:{subscription.id if subscription else '-'}"
     )
     return queue_message(
         inbound.phone,
@@ -73,4 +87,26 @@ def send(
         subscriber=subscriber,
         subscription=subscription,
         dedupe_key=key,
+    )
+
+
+def _answer_prefix(inbound_id: int) -> str:
+    return f"answer:{inbound_id}:"
+
+
+def unconfirmed_answers(inbound_id: int) -> list[Message]:
+    """The answers to ``inbound_id`` handed over in a TwiML answer that Twilio never
+    confirmed (no sid from its callback): Twilio repeats a webhook only when it did not
+    get the answer, so the repeat carries them again."""
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.TWIML,
+                Message.provider_sid.is_(None),
+                Message.dedupe_key.startswith(_answer_prefix(inbound_id), autoescape=True),
+            )
+            .order_by(Message.id)
+        )
     )

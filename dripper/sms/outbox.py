@@ -22,6 +22,13 @@ from dripper.models import (
 )
 
 _COLLECTED = "dripper.sms.collected_deliveries"
+_ANSWER = "dripper.sms.webhook_answer"
+
+#: Replies that go back in the inbound webhook's own TwiML answer when it has one: they
+#: must not wait for a worker or behind a burst of lessons (docs/RELIABILITY.md).
+IN_WEBHOOK_ANSWER = frozenset(
+    {MessageKind.CRISIS_RESPONSE, MessageKind.STOP_CONFIRMATION, MessageKind.HELP}
+)
 
 
 def lesson_key(subscription_id: int, lesson_id: int | None, kind: str) -> str:
@@ -93,6 +100,28 @@ def collect_deliveries(subscription_ids: Iterable[int] = ()) -> Iterator[Collect
             db.session.info[_COLLECTED] = previous
 
 
+@contextmanager
+def webhook_answer() -> Iterator[list[Message]]:
+    """Within this block (the inbound webhook acting on a text), replies of the kinds in
+    ``IN_WEBHOOK_ANSWER`` are stored as handed over in TwiML, and collected for the
+    webhook to put in its answer, instead of queued for a worker.
+
+    They are outbound messages like any other (a row, a dedupe key, a status), and no
+    worker or sweep sends them: only pending messages are delivered. The caller answers
+    with them only once its transaction committed; after a rollback they never existed.
+    """
+    answers: list[Message] = []
+    previous = db.session.info.get(_ANSWER)
+    db.session.info[_ANSWER] = answers
+    try:
+        yield answers
+    finally:
+        if previous is None:
+            db.session.info.pop(_ANSWER, None)
+        else:
+            db.session.info[_ANSWER] = previous
+
+
 def queue_deliveries(message_ids: list[int]) -> None:
     """Queue the delivery of stored messages once the caller commits: one task for all."""
     from dripper.sms.tasks import deliver, deliver_batch
@@ -129,6 +158,8 @@ def queue_message(
         existing = db.session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
         if existing is not None:
             return existing
+    answer = db.session.info.get(_ANSWER) if kind in IN_WEBHOOK_ANSWER else None
+    at = clock_now()  # the sandbox's time too, so a timeline reads in order
     message = Message(
         direction=Direction.OUTBOUND,
         kind=kind,
@@ -137,11 +168,17 @@ def queue_message(
         subscription=subscription,
         lesson=lesson,
         body=body,
-        status=MessageStatus.PENDING,
+        status=MessageStatus.PENDING if answer is None else MessageStatus.TWIML,
         dedupe_key=dedupe_key,
-        created_at=clock_now(),  # the sandbox's time too, so a timeline reads in order
+        created_at=at,
+        sent_at=None if answer is None else at,
+        status_at=None if answer is None else at,
     )
     db.session.add(message)
+    if answer is not None:
+        db.session.flush()
+        answer.append(message)
+        return message
     if collector is not None:
         # Flushed with the rest of the chunk; the caller queues them all at once.
         if dedupe_key is not None:

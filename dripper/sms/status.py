@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from dripper.clock import now
 from dripper.extensions import db
@@ -33,8 +34,8 @@ def apply_status(sid: str, status: str, error_code: int | None, error_message: s
     except ValueError:
         log.info("status callback for %s with unknown status %r ignored", sid, status)
         return False
-    if new in _NOT_FROM_CALLBACKS:
-        return False
+    if new in _NOT_FROM_CALLBACKS or new is MessageStatus.TWIML:
+        return False  # our own words, never Twilio's
     message_id = db.session.scalar(
         select(Message.id).where(
             Message.provider_sid == sid, Message.direction == Direction.OUTBOUND
@@ -66,6 +67,30 @@ def apply_status(sid: str, status: str, error_code: int | None, error_message: s
     db.session.commit()
     log.info("message %s is %s", message_id, new.value)
     return True
+
+
+def adopt_answer_sid(message_id: int, sid: str) -> bool:
+    """Give a reply handed over in TwiML the sid Twilio created for it (from the first
+    status callback its ``action`` URL brings); True if it took it. Commits."""
+    try:
+        adopted = db.session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.TWIML,
+                Message.provider_sid.is_(None),
+            )
+            .values(provider_sid=sid)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except IntegrityError:
+        # The sid is another row's already (not the one Twilio created for this reply).
+        db.session.rollback()
+        log.warning("status callback for answer %s names sid %s, which is taken", message_id, sid)
+        return False
+    return adopted.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _earlier_than(new: MessageStatus) -> list[MessageStatus]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dripper.clock import now
@@ -43,25 +43,18 @@ def read_inbound(form: Mapping[str, str]) -> InboundSms:
     return InboundSms(sid=sid, phone=phone.e164, body=form.get("Body") or "")
 
 
-#: Written on an inbound message whose handling failed; a retry of it is handled again.
-NOT_HANDLED = "not handled"
-
-
 def store_inbound(sms: InboundSms) -> Message | None:
-    """Store and commit the message; ``None`` when this MessageSid was stored before.
+    """Store and commit the message, or find it stored before (a retry: its ``handled_at``
+    says whether it was acted on); ``None`` when a twin stored it at the same moment.
 
     Committed on its own, before it is acted on, so the record survives whatever the
     handling does, and a retry racing this one meets the unique provider_sid. A retry
-    of a message whose handling failed (``mark_not_handled``) returns it to be handled.
+    of a message not handled yet (its handling failed) is handled now; ``handle_stored``
+    makes sure only one of the racers acts on it.
     """
-    stored = db.session.scalar(
-        select(Message).where(Message.provider_sid == sms.sid).with_for_update()
-    )
+    stored = db.session.scalar(select(Message).where(Message.provider_sid == sms.sid))
     if stored is not None:
-        if stored.error_message == NOT_HANDLED:
-            stored.error_message = None
-            return stored  # committed with its handling this time
-        return None
+        return stored
     received_at = now()
     message = Message(
         direction=Direction.INBOUND,
@@ -82,11 +75,3 @@ def store_inbound(sms: InboundSms) -> Message | None:
         db.session.rollback()
         return None
     return message
-
-
-def mark_not_handled(message_id: int) -> None:
-    """Note, in a transaction of its own, that handling this inbound message failed."""
-    db.session.execute(
-        update(Message).where(Message.id == message_id).values(error_message=NOT_HANDLED)
-    )
-    db.session.commit()

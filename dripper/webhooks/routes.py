@@ -8,37 +8,61 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
 from twilio.twiml.messaging_response import MessagingResponse
 
-from dripper.conversation.handle import handle_inbound
+from dripper.conversation.handle import handle_stored, note_not_handled
+from dripper.conversation.replies import unconfirmed_answers
 from dripper.extensions import csrf, db, limiter
 from dripper.logs import mask_phone
+from dripper.models import Message
+from dripper.sms.console import ConsoleSender
+from dripper.sms.outbox import webhook_answer
+from dripper.sms.senders import get_sender, status_callback_url
+from dripper.sms.status import adopt_answer_sid, apply_status
 from dripper.webhooks import bp
-from dripper.webhooks.inbound import (
-    MalformedWebhook,
-    mark_not_handled,
-    read_inbound,
-    store_inbound,
-)
+from dripper.webhooks.inbound import MalformedWebhook, read_inbound, store_inbound
 from dripper.webhooks.signature import twilio_signed
 
 log = logging.getLogger(__name__)
+
+#: The status callback's query parameter naming a reply handed over in TwiML.
+ANSWER_PARAM = "answer"
 
 csrf.exempt(bp)
 limiter.exempt(bp)
 
 
 def empty_twiml() -> Response:
-    """An empty ``<Response/>``: replies go out through the REST API, with status tracking."""
+    """An empty ``<Response/>``: the replies, if any, go out through the REST API."""
     return Response(str(MessagingResponse()), mimetype="text/xml")
+
+
+def twiml_answer(answers: list[Message]) -> Response:
+    """A ``<Response>`` with one ``<Message>`` per reply that must not wait for a worker.
+
+    Each asks Twilio to report on the message it creates (the ``action`` URL names our
+    row), so the outbox learns its sid and whether it was delivered.
+    """
+    response = MessagingResponse()
+    for message in answers:
+        response.message(
+            message.body,
+            action=f"{status_callback_url(current_app.config)}?{ANSWER_PARAM}={message.id}",
+        )
+    sender = get_sender()
+    if isinstance(sender, ConsoleSender):
+        # No Twilio to act on the TwiML in development: print them as sent, like the rest.
+        for message in answers:
+            sender.send(message.phone, message.body)
+    return Response(str(response), mimetype="text/xml")
 
 
 @bp.post("/inbound")
 @twilio_signed
 def inbound() -> ResponseReturnValue:
-    """Twilio's "a message comes in": store it once, act on it, answer with empty TwiML."""
+    """Twilio's "a message comes in": store it once, act on it once, answer in TwiML."""
     try:
         sms = read_inbound(request.form)
     except MalformedWebhook as error:
@@ -48,33 +72,63 @@ def inbound() -> ResponseReturnValue:
     if message is None:
         log.info("inbound %s from %s is a repeat: ignored", sms.sid, mask_phone(sms.phone))
         return empty_twiml()
-    log.info("inbound %s from %s stored as message %s", sms.sid, mask_phone(sms.phone), message.id)
+    message_id = message.id
+    if message.handled_at is not None:
+        log.info(
+            "inbound %s from %s is a repeat of message %s",
+            sms.sid,
+            mask_phone(sms.phone),
+            message_id,
+        )
+        return _answer_again(message_id)
+    log.info("inbound %s from %s stored as message %s", sms.sid, mask_phone(sms.phone), message_id)
     try:
-        handle_inbound(message)
-        # Committed before answering: an opt-out is on record by the time Twilio hears 200.
-        db.session.commit()
+        with webhook_answer() as answers:
+            handled = handle_stored(message_id)
+            # Committed before answering: an opt-out is on record by the time Twilio hears
+            # 200, and a reply in the answer is on record before Twilio sends it.
+            db.session.commit()
     except Exception as error:
         db.session.rollback()
         # The exception's text may quote SQL parameters (the body): name it only, and
         # keep the traceback for debug logs.
-        log.error("inbound message %s stored but not handled: %s", message.id, type(error).__name__)
-        log.debug("inbound message %s not handled", message.id, exc_info=True)
-        mark_not_handled(message.id)  # Twilio's retry (or a replay) handles it again
+        log.error("inbound message %s stored but not handled: %s", message_id, type(error).__name__)
+        log.debug("inbound message %s not handled", message_id, exc_info=True)
+        # Still unhandled: the inbound sweep handles it (or Twilio's retry, if sooner).
+        note_not_handled(message_id)
         return Response(str(MessagingResponse()), status=500, mimetype="text/xml")
-    return empty_twiml()
+    if handled is None:
+        log.info("inbound message %s was handled meanwhile (a retry or the sweep)", message_id)
+        return _answer_again(message_id)
+    if answers:
+        log.info("inbound message %s answered in TwiML: %d replies", message_id, len(answers))
+    return twiml_answer(answers)
+
+
+def _answer_again(message_id: int) -> Response:
+    """A repeat of a handled text: Twilio repeats a webhook only when it did not get the
+    answer, so replies it never confirmed go back again (the same rows, sent once)."""
+    answers = unconfirmed_answers(message_id)
+    if answers:
+        log.warning(
+            "inbound message %s: %d unconfirmed replies answered again", message_id, len(answers)
+        )
+    return twiml_answer(answers)
 
 
 @bp.post("/status")
 @twilio_signed
 def status() -> ResponseReturnValue:
     """Twilio's status callback for an outbound message: record how far it got."""
-    from dripper.sms.status import apply_status
-
     sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
     value = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").strip()
     if not sid or not value:
         log.warning("status callback refused: MessageSid or MessageStatus missing")
         return "malformed status callback\n", 400
+    answer = _int_or_none(request.args.get(ANSWER_PARAM))
+    if answer is not None:
+        # A reply we handed over in TwiML: its first callback tells us Twilio's sid.
+        adopt_answer_sid(answer, sid)
     error_code = _int_or_none(request.form.get("ErrorCode"))
     error_message = request.form.get("ErrorMessage") or None
     known = apply_status(sid, value, error_code, error_message)

@@ -16,7 +16,7 @@ from inbound_support import NUMBER, Handset, set_clock, webhook_config
 
 from dripper.conversation import states
 from dripper.extensions import db
-from dripper.models import Lesson, MessageKind, SubscriberStatus, SubscriptionState
+from dripper.models import Alert, Lesson, MessageKind, SubscriberStatus, SubscriptionState
 
 NEW_YORK = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK)
@@ -154,3 +154,45 @@ def test_stop_from_a_number_we_never_texted_is_recorded_and_confirmed(
 
     phone.text("START")
     assert [m.kind for m in phone.new_replies()] == [MessageKind.CONFIRMATION_REQUEST]
+
+
+def test_a_crisis_text_after_stop_gets_the_crisis_lines_and_alerts_the_team_and_nothing_else(
+    client: FlaskClient, course: Any
+) -> None:
+    set_clock(AFTERNOON)
+    phone = Handset(client)
+    phone.text("JOIN")
+    phone.text("YES")
+    phone.text("STOP")
+    phone.new_replies()
+
+    phone.text("i took all my pills and i want to die tonight")
+
+    [reply] = phone.new_replies()
+    assert reply.kind is MessageKind.CRISIS_RESPONSE
+    assert "988" in reply.body and "911" in reply.body
+    [alert] = db.session.scalars(sa.select(Alert)).all()
+    assert alert.message is not None and alert.message.body.startswith("i took all my pills")
+    assert alert.subscription_id == phone.subscription().id  # type: ignore[union-attr]
+    # Still opted out: no lessons, no acknowledgement, no join hint follow.
+    assert phone.subscriber().status is SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+    assert phone.subscription().state is SubscriptionState.OPTED_OUT  # type: ignore[union-attr]
+    assert phone.subscription().next_send_at is None  # type: ignore[union-attr]
+    phone.text("ok thanks")
+    assert phone.new_replies() == []
+
+
+def test_an_opt_out_from_a_stranger_still_gets_the_crisis_lines_when_in_danger(
+    client: FlaskClient, course: Any
+) -> None:
+    set_clock(AFTERNOON)
+    phone = Handset(client, "+13125550188")
+    phone.text("STOP")
+    phone.new_replies()
+
+    phone.text("he hit me again and I'm scared to go home")
+
+    assert [m.kind for m in phone.new_replies()] == [MessageKind.CRISIS_RESPONSE]
+    [alert] = db.session.scalars(sa.select(Alert)).all()
+    assert alert.subscription_id is None
+    assert phone.subscriber().status is SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from dripper import create_app
 from dripper.courses.spec import dump, load
 from dripper.courses.store import export_course, import_course
 from dripper.extensions import db
-from dripper.models import AuditEntry, Course, Lesson
+from dripper.models import AuditEntry, Course, Lesson, Message
 
 SHIPPED = LESSONS / "working-with-resistance.yaml"
 
@@ -208,3 +209,35 @@ def test_sandbox_clock_is_refused_outside_the_sandbox(database_url: str, tmp_pat
             result = app.test_cli_runner().invoke(args=args)
             assert result.exit_code != 0 and "DRIPPER_SANDBOX=1" in result.output
         db.engine.dispose()
+
+
+def test_the_inbound_handled_migration_marks_old_texts_handled_and_leaves_failed_ones_to_the_sweep(
+    empty_database: str, tmp_path: Path
+) -> None:
+    app = create_app(make_config(empty_database, tmp_path))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
+    insert = sa.text(
+        "INSERT INTO message (direction, kind, phone, body, status, provider_sid, error_message,"
+        " attempts, created_at, needs_review) VALUES ('inbound', 'reply', '+12015550123', 'hi',"
+        " 'received', :sid, :error, 0, :at, false)"
+    )
+    at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(insert, {"sid": "SM" + "1" * 32, "error": None, "at": at})
+            connection.execute(insert, {"sid": "SM" + "2" * 32, "error": "not handled", "at": at})
+        db.engine.dispose()
+
+    result = runner.invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(Message.provider_sid, Message.handled_at, Message.error_message).order_by(
+                Message.id
+            )
+        ).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert rows == [("SM" + "1" * 32, at, None), ("SM" + "2" * 32, None, None)]

@@ -174,20 +174,20 @@ def test_a_repeat_racing_past_the_check_meets_the_unique_sid_and_is_ignored(
 def test_a_message_whose_handling_failed_is_handled_when_twilio_retries_it(
     client: FlaskClient, course: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dripper.webhooks import routes
+    from dripper.conversation import handle
 
-    real_handle = routes.handle_inbound
+    real_handle = handle.handle_inbound
 
     def broken(message: Any) -> None:
         raise RuntimeError("the database went away")
 
     params = inbound_params(NUMBER, "JOIN")
-    monkeypatch.setattr(routes, "handle_inbound", broken)
+    monkeypatch.setattr(handle, "handle_inbound", broken)
     assert post_signed(client, PATH, params).status_code == 500
     assert len(inbound_messages()) == 1  # stored all the same
     assert outbound_messages() == []
 
-    monkeypatch.setattr(routes, "handle_inbound", real_handle)
+    monkeypatch.setattr(handle, "handle_inbound", real_handle)
     assert post_signed(client, PATH, params).status_code == 200
     assert post_signed(client, PATH, params).status_code == 200  # and only once
 
@@ -260,7 +260,7 @@ def test_a_message_that_fails_to_be_handled_is_still_on_record(
     def broken(message: Message) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("dripper.webhooks.routes.handle_inbound", broken)
+    monkeypatch.setattr("dripper.conversation.handle.handle_inbound", broken)
     response = post_signed(client, PATH, inbound_params(NUMBER, "STOP"))
 
     assert response.status_code == 500
