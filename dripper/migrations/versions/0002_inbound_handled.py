@@ -1,7 +1,7 @@
 """inbound messages: handled_at, set in the transaction that acted on them
 
 Revision ID: 0002_inbound_handled
-Revises: 0001
+Revises: 0002_suppression
 Create Date: 2026-11-27 03:45:00
 
 Existing inbound messages count as handled (at their arrival time), except those the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_inbound_handled"
-down_revision = "0001"
+down_revision = "0002_suppression"
 branch_labels = None
 depends_on = None
 
