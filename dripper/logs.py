@@ -16,10 +16,11 @@ from typing import Any
 # A digit, then digits and the separators people write numbers with, ending on a digit.
 # After a "+" (or its URL encoding) a number is a number wherever it is: glued to a prefix
 # ("whatsapp:+1…", "to=+1…") or to what follows. Without one, a run of digits inside a word
-# is an identifier (a task's UUID, a message SID), not a number, and is left readable.
+# is an identifier (a task's UUID, a message SID), not a number, and is left readable;
+# so is a run glued to one by a hyphen (the groups of a UUID).
 _PHONE = re.compile(
     r"(?:\+|%2[Bb])\d[\d\s().-]{5,}\d"
-    r"|(?<![A-Za-z0-9])\d[\d\s().-]{5,}\d(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z0-9-])\d[\d\s().-]{5,}\d(?![A-Za-z0-9-])"
 )
 _PLUS = ("+", "%2B", "%2b")
 #: Digits shown at the end of a masked number: enough to tell two apart, too few to dial.

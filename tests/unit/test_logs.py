@@ -91,3 +91,14 @@ def test_the_values_in_a_database_errors_detail_are_left_out() -> None:
     assert "secret" not in masked and "5550123" not in masked
     assert "DETAIL:  Failing row contains (…)." in masked
     assert "DETAIL:  Key (phone)=(…) already exists." in masked
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Task dripper.sms.deliver[3f2a0029-7123-7798-aaaa-000297777798] succeeded in 0.0029767s",
+        "task id 5b1c2d3e-4567-8901-abcd-123456789012 received",
+    ],
+)
+def test_task_ids_and_durations_stay_readable(line: str) -> None:
+    assert mask_text(line) == line
