@@ -32,8 +32,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str
 
 from drip_bench import database, prepare, settings  # noqa: E402
 from drip_support import WORKER_REDIS_URL, BrokerSpace, start_worker  # noqa: E402
-from twilio_fake import FakeTwilio  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
+from twilio_fake import FakeTwilio  # noqa: E402
 
 from dripper import create_app  # noqa: E402
 from dripper.extensions import db  # noqa: E402
@@ -54,9 +54,7 @@ def help_text(client: Any, fake: FakeTwilio, phone: str, public_url: str) -> Non
     signature = RequestValidator(fake.auth_token).compute_signature(
         public_url + "/sms/inbound", params
     )
-    response = client.post(
-        "/sms/inbound", data=params, headers={"X-Twilio-Signature": signature}
-    )
+    response = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
