@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_WEBHOOK_SHARED_KEY": None,  # for webhooks signed with a Twilio SharedKey
     "SEND_RATE_MAX_WAIT": 60.0,  # seconds a send waits for the limiter before it retries
     "SMS_SEND_CONCURRENCY": 4,  # provider calls in flight at once per chunk delivery task
+    "SEND_RATE_REPLY_SHARE": 0.2,  # part of SEND_RATE the drip leaves free for replies
+    "TWILIO_LOOKUP_DELAY": 60.0,  # seconds before an unanswered send is looked up, and between lookups
+    "DELIVERY_STALE_AFTER": 600,  # seconds a pending outbound message waits before the sweep re-queues it
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
     # Proxies in front of the web process whose X-Forwarded-For/-Proto are trusted.
@@ -53,8 +56,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
-_FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT"}
-_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY", "PROXY_FIX_HOPS"}
+_FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT", "TWILIO_LOOKUP_DELAY"}
+_INTS = {
+    "DRIP_BATCH_SIZE",
+    "DRIP_CLAIM_TIMEOUT",
+    "SMS_SEND_CONCURRENCY",
+    "DELIVERY_STALE_AFTER",
+    "PROXY_FIX_HOPS",
+}
+#: A part of a whole: at least 0, below 1.
+_FRACTIONS = {"SEND_RATE_REPLY_SHARE"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -68,6 +79,11 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"{name} must be 0 or 1, not {value!r}")
         return lowered in _TRUE
     try:
+        if name in _FRACTIONS:
+            fraction = float(value)
+            if not 0 <= fraction < 1:
+                raise ConfigError(f"{name} must be at least 0 and below 1, not {value!r}")
+            return fraction
         if name in _FLOATS:
             number: float = float(value)
             if number <= 0:

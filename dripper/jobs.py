@@ -13,6 +13,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import after_setup_logger, after_setup_task_logger
 from flask import Flask
+from kombu import Exchange, Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,12 @@ from dripper.logs import mask_celery_handlers
 
 log = logging.getLogger(__name__)
 _PENDING = "dripper.after_commit"
+
+#: The queue of everything but replies: the drip's tick and sends, sweeps, alerts.
+DEFAULT_QUEUE = "dripper"
+#: Replies to a person's own text (crisis lines, HELP, STOP confirmations…): a queue of
+#: their own, so that a worker of their own never finds them behind the day's lessons.
+REPLY_QUEUE = "dripper.replies"
 
 #: Modules whose tasks the worker registers.
 TASK_MODULES = [
@@ -81,7 +88,15 @@ def celery_config(settings: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": 3600},
-        "task_default_queue": "dripper",
+        "task_default_queue": DEFAULT_QUEUE,
+        # Both declared, so a plain ``celery -A worker worker`` consumes both (one worker
+        # is enough); ``-Q dripper.replies`` starts a worker that only answers people.
+        # Each with its own routing key: by default both would share the default one, and
+        # every task would be delivered to both.
+        "task_queues": [
+            Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in (DEFAULT_QUEUE, REPLY_QUEUE)
+        ],
         "beat_schedule": BEAT_SCHEDULE,
         "timezone": "UTC",
         "include": TASK_MODULES,

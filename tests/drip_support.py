@@ -35,6 +35,8 @@ from dripper.models import (
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "dripper"
+#: Every queue a plain ``celery -A worker worker`` consumes: the drip's and the replies'.
+ALL_QUEUES = (QUEUE, "dripper.replies")
 
 
 def add_person(
@@ -180,10 +182,18 @@ def worker_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
 class Worker:
     """``celery worker`` as a subprocess, started and stopped by the test."""
 
-    def __init__(self, env: Mapping[str, str], *, concurrency: int = 2, log_path: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        concurrency: int = 2,
+        log_path: Path,
+        queues: Iterable[str] = ALL_QUEUES,
+    ) -> None:
         self.env = dict(env)
         self.concurrency = concurrency
         self.log_path = log_path
+        self.queues = ",".join(queues)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
@@ -206,7 +216,7 @@ class Worker:
                 "--without-mingle",
                 "--without-heartbeat",
                 "-Q",
-                QUEUE,
+                self.queues,
                 "-n",
                 hostname,
             ],
@@ -331,6 +341,7 @@ def start_worker(
     concurrency: int = 2,
     visibility_timeout: int = 3600,
     overrides: Mapping[str, Any] | None = None,
+    queues: Iterable[str] = ALL_QUEUES,
     **env: str,
 ) -> Worker:
     """A real worker on the test's database and broker space, with the sandbox clock on."""
@@ -343,7 +354,9 @@ def start_worker(
         DRIP_WORKER_OVERRIDES=json.dumps(settings),
         **env,
     )
-    return Worker(environment, concurrency=concurrency, log_path=log_dir / "worker.log").start()
+    return Worker(
+        environment, concurrency=concurrency, log_path=log_dir / "worker.log", queues=queues
+    ).start()
 
 
 class SandboxRun:

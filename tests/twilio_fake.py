@@ -8,6 +8,7 @@ tests cover what production runs: the library's requests, its error parsing, its
     fake.throttle_next(2)            # the next two sends answer 429 / 20429
     fake.fail_next(21610)            # the next send answers 400 / 21610
     fake.delay_next(2.0)             # records the next message, answers too late
+    fake.delay_next(2.0, listed_after=8.0)   # …and lists it only 8 s after it arrived
     fake.opt_out("+15005550123")     # that number answers 21610 from now on
     fake.callback(sid, "delivered", to=client)   # a signed status callback
 
@@ -87,6 +88,8 @@ class FakeMessage:
     date_updated: datetime = field(default_factory=_now)
     error_code: int | None = None
     error_message: str | None = None
+    #: time.time() from which lookups (list, fetch) see it: Twilio's lists lag behind.
+    listed_from: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
@@ -132,6 +135,7 @@ class _Fault:
     http_status: int | None = None
     message: str | None = None
     seconds: float = 0.0
+    listed_after: float = 0.0
 
 
 class FakeTwilio:
@@ -201,6 +205,8 @@ class FakeTwilio:
             "TWILIO_MESSAGING_SERVICE_SID": None,
             "TWILIO_API_URL": self.url,
             "TWILIO_TIMEOUT": 1.0,
+            # The fake lists a message as soon as it has it (unless told otherwise).
+            "TWILIO_LOOKUP_DELAY": 1.0,
             **overrides,
         }
 
@@ -231,11 +237,16 @@ class FakeTwilio:
         """The next sends answer 500 (code 20500)."""
         self.fail_next(20500, count=count, http_status=500)
 
-    def delay_next(self, seconds: float, *, count: int = 1) -> None:
+    def delay_next(self, seconds: float, *, count: int = 1, listed_after: float = 0.0) -> None:
         """The next sends are recorded, then answered only after ``seconds`` (past the
-        client's timeout): the ambiguous case, where the message went out."""
+        client's timeout): the ambiguous case, where the message went out. With
+        ``listed_after``, lookups find the message only that many seconds after it
+        arrived, as Twilio's lists may lag."""
         with self._lock:
-            self._faults.extend(_Fault("delay", "create", seconds=seconds) for _ in range(count))
+            self._faults.extend(
+                _Fault("delay", "create", seconds=seconds, listed_after=listed_after)
+                for _ in range(count)
+            )
 
     def drop_next(self, *, count: int = 1) -> None:
         """The next sends are recorded, then the connection is closed without an answer."""
@@ -424,6 +435,7 @@ class FakeTwilio:
             status="accepted" if service and not params.get("From") else "queued",
             date_created=created,
             date_updated=created,
+            listed_from=time.time() + (fault.listed_after if fault else 0.0),
         )
         answer = message.as_json()
         with self._lock:
@@ -466,7 +478,10 @@ class FakeTwilio:
 
     def _fetch(self, handler: _Handler, sid: str) -> None:
         with self._lock:
-            found = next((m for m in self._messages if m.sid == sid), None)
+            found = next(
+                (m for m in self._messages if m.sid == sid and m.listed_from <= time.time()),
+                None,
+            )
             answer = found.as_json() if found else None
         if answer is None:
             return handler.answer(404, _error(20404, 404))
@@ -487,7 +502,8 @@ class FakeTwilio:
             chosen = [
                 m
                 for m in self._messages
-                if (not params.get("To") or m.to == params["To"])
+                if m.listed_from <= time.time()
+                and (not params.get("To") or m.to == params["To"])
                 and (not params.get("From") or m.from_ == params["From"])
                 and all(check(m.date_sent) for check in checks)
             ]

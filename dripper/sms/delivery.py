@@ -27,15 +27,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from dripper import suppression
 from dripper.clock import now
+from dripper.courses.gsm import count_segments
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
 from dripper.logs import mask_phone
@@ -57,7 +59,8 @@ from dripper.sms.base import (
     SendResult,
 )
 from dripper.sms.errors import apply_permanent_error, describe
-from dripper.sms.ratelimit import SendRateWaitTooLong, get_limiter, redis_client
+from dripper.sms.outbox import delivery_queue, is_reply
+from dripper.sms.ratelimit import Lane, SendRateWaitTooLong, get_limiter, redis_client
 from dripper.sms.senders import get_sender
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,12 @@ _LOCK_PREFIX = "dripper:sms:sending:"
 
 #: Sids already stored for the number within this window are never adopted by a lookup.
 _LOOKUP_WINDOW = timedelta(days=2)
+
+#: An attempt whose outcome is unknown is looked up this many times, TWILIO_LOOKUP_DELAY
+#: apart, before it is sent again: Twilio may list a message only a while after taking it.
+LOOKUPS_BEFORE_RESEND = 2
+DEFAULT_LOOKUP_DELAY = 60.0
+_LOOKUPS_PREFIX = "dripper:sms:lookups:"
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -91,6 +100,17 @@ class Outcome(enum.StrEnum):
 
 class SendInProgress(RetryableSendError):
     """Another worker holds this message's send lock; look again once it is done."""
+
+
+class NotListedYet(RetryableSendError):
+    """An attempt whose outcome is unknown is not in the provider's list yet: look again
+    (``retry_after``) before sending it again."""
+
+
+def lookup_delay(app: object) -> float:
+    """Seconds from an unanswered attempt to its first lookup, and between lookups."""
+    config = getattr(app, "config", {})
+    return float(config.get("TWILIO_LOOKUP_DELAY") or DEFAULT_LOOKUP_DELAY)
 
 
 def deliver_message(message_id: int) -> Outcome:
@@ -127,10 +147,17 @@ def deliver_message(message_id: int) -> Outcome:
                 db.session.commit()
                 log.info("message %s had been accepted before: adopted", message.id)
                 return Outcome.RECONCILED
+            if _outcome_unknown(message) and _lookups_so_far(app, message) < LOOKUPS_BEFORE_RESEND:
+                db.session.commit()
+                raise NotListedYet(
+                    "not listed by the provider yet; looking again before sending again",
+                    retry_after=lookup_delay(app),
+                )
         to, body, seen_attempts = message.phone, message.body, message.attempts
+        lane = Lane.REPLY if is_reply(message.kind) else Lane.DRIP
         # No transaction stays open while waiting for a slot or for the provider.
         db.session.commit()
-        get_limiter(app, sender.rate_key).acquire()
+        get_limiter(app, sender.rate_key).acquire(segments(body), lane)
         # A STOP may have come in while this task waited for its slot.
         message = _reload(message_id)
         if not may_send(message):
@@ -149,9 +176,14 @@ def deliver_message(message_id: int) -> Outcome:
             _note_error(_reload(message_id), error)
             db.session.commit()
             log.info("message %s not sent yet: %s", message_id, describe(error))
+            if isinstance(error, AmbiguousSendError):
+                # The first lookup waits until the provider may list what it took.
+                error.retry_after = max(error.retry_after or 0.0, lookup_delay(app))
             raise
         except SoftTimeLimitExceeded as error:
-            raise AmbiguousSendError("out of time during the provider call") from error
+            raise AmbiguousSendError(
+                "out of time during the provider call", retry_after=lookup_delay(app)
+            ) from error
         _accepted(_reload(message_id), result)
         db.session.commit()
         log.info("message %s to %s accepted as %s", message_id, mask_phone(to), result.sid)
@@ -219,28 +251,47 @@ def replay_failure(failure_id: int) -> Message:
     failure.replayed_at = now()
     from dripper.sms.tasks import deliver
 
-    enqueue_after_commit(deliver, message.id)
+    enqueue_after_commit(deliver, message.id, queue=delivery_queue(message.kind))
     db.session.commit()
     log.info("message %s replayed (failure %s)", message.id, failure.id)
     return message
 
 
-def stale_message_ids(older_than: timedelta, limit: int = 500) -> list[int]:
-    """Outbound messages still pending after ``older_than``: their task was lost."""
-    cutoff = datetime.now(UTC) - older_than
+def stale_messages(older_than: timedelta, limit: int = 500, *, after_id: int = 0) -> list[Any]:
+    """Outbound messages still pending and untouched for ``older_than``: their task was lost.
+
+    Rows are stamped with the app's clock (the sandbox clock in sandbox mode), so they
+    are compared with it. A page of (id, kind) rows with ids above ``after_id``, in order.
+    """
+    cutoff = now() - older_than
+    touched = func.coalesce(Message.status_at, Message.created_at)
     return list(
-        db.session.scalars(
-            select(Message.id)
+        db.session.execute(
+            select(Message.id, Message.kind)
             .where(
                 Message.direction == Direction.OUTBOUND,
                 Message.status == MessageStatus.PENDING,
                 Message.provider_sid.is_(None),
-                Message.created_at < cutoff,
+                Message.id > after_id,
+                touched < cutoff,
             )
             .order_by(Message.id)
             .limit(limit)
         )
     )
+
+
+def stale_message_ids(older_than: timedelta, limit: int = 500) -> list[int]:
+    """The ids of the first ``limit`` stale messages (see ``stale_messages``)."""
+    return [row.id for row in stale_messages(older_than, limit)]
+
+
+def being_sent(client: redis.Redis, message_ids: list[int]) -> set[int]:
+    """Which of these messages a worker holds the send lock of right now."""
+    pipe = client.pipeline(transaction=False)
+    for message_id in message_ids:
+        pipe.exists(f"{_LOCK_PREFIX}{message_id}")
+    return {mid for mid, held in zip(message_ids, pipe.execute(), strict=True) if held}
 
 
 #: Answers an opted-out person still gets when they ask after opting out: HELP must work
@@ -284,6 +335,33 @@ def provider_status(value: str) -> MessageStatus:
     if status in (MessageStatus.PENDING, MessageStatus.RECEIVED):
         return MessageStatus.QUEUED
     return status
+
+
+def _outcome_unknown(message: Message) -> bool:
+    """Whether the last attempt may have reached the provider: a timeout, a dropped
+    connection, a worker killed mid-call. A refusal carrying the provider's error code
+    (429, 21611, 5xx) sent nothing."""
+    return message.error_code is None
+
+
+def _lookups_so_far(app: object, message: Message) -> int:
+    """Count this lookup of the message's latest attempt; return how many there were."""
+    # The row's creation time too: a database started afresh reuses ids.
+    created = message.created_at.timestamp() if message.created_at else 0
+    key = f"{_LOOKUPS_PREFIX}{message.id}:{created:.6f}:{message.attempts}"
+    try:
+        pipe = redis_client(app).pipeline(transaction=False)  # type: ignore[arg-type]
+        pipe.incr(key)
+        pipe.expire(key, 86_400)
+        count, _ = pipe.execute()
+    except redis.RedisError as error:
+        raise RetryableSendError(f"lookup count unavailable: {error}") from error
+    return int(count)
+
+
+def segments(body: str) -> int:
+    """The send slots a text takes: the provider's throughput counts segments."""
+    return max(1, count_segments(body).segments)
 
 
 def _done(message: Message) -> bool:
@@ -472,24 +550,26 @@ def deliver_messages(message_ids: Iterable[int]) -> ChunkReport:
             sender = get_sender(app)
             limiter = get_limiter(app, sender.rate_key)
             try:
-                granted, first = limiter.reserve_many(len(ready))
+                # The drip's lane: a chunk is the drip's lessons and questions.
+                waits = limiter.reserve_slots([size for _, size in ready], Lane.DRIP)
             except SendRateWaitTooLong as error:
-                for message_id in ready:
+                for message_id, _ in ready:
                     report.hand_off(message_id, retry_delay(0, error.retry_after))
                 return report
             except RetryableSendError as error:  # the limiter is unreachable
                 log.info("chunk of %d not sent yet: %s", len(ready), describe(error))
-                for message_id in ready:
+                for message_id, _ in ready:
                     report.hand_off(message_id, retry_delay(0), retries=1)
                 return report
-            start = time.monotonic() + first
-            slots = [start + index * limiter.interval for index in range(granted)]
+            start = time.monotonic()
+            slots = [start + wait for wait in waits]
             # Beyond the wait limit: a task of their own each, once their slots are near.
-            later = first + granted * limiter.interval - limiter.max_wait
-            for message_id in ready[granted:]:
+            later = waits[-1] + limiter.interval - limiter.max_wait
+            for message_id, _ in ready[len(waits) :]:
                 report.hand_off(message_id, retry_delay(0, later))
             concurrency = _concurrency(app, sender)
-            for wave in _waves(list(zip(ready, slots, strict=False))):
+            sending = [message_id for message_id, _ in ready]
+            for wave in _waves(list(zip(sending, slots, strict=False))):
                 _deliver_wave(app, sender, wave, concurrency, report)
                 _publish(report)
     except BaseException as error:
@@ -512,15 +592,22 @@ def deliver_messages(message_ids: Iterable[int]) -> ChunkReport:
     return report
 
 
-def _screen(ids: list[int], report: ChunkReport) -> list[int]:
+def _screen(ids: list[int], report: ChunkReport) -> list[tuple[int, int]]:
     """Read the chunk's states in one query; skip or hand over what is not plainly due.
+
+    Returns the ids of the messages to send now, each with its segment count.
 
     Whether the person may still be texted is checked under the locks, just before the
     attempts start (as on the single path, after the wait for a slot).
     """
     rows = db.session.execute(
         select(
-            Message.id, Message.direction, Message.status, Message.provider_sid, Message.attempts
+            Message.id,
+            Message.direction,
+            Message.status,
+            Message.provider_sid,
+            Message.attempts,
+            Message.body,
         ).where(Message.id.in_(ids))
     ).all()
     db.session.commit()  # no transaction stays open while waiting for a slot
@@ -536,7 +623,7 @@ def _screen(ids: list[int], report: ChunkReport) -> list[int]:
         elif row.attempts > 0:
             report.hand_off(message_id)  # an earlier attempt's outcome is unknown: look it up
         else:
-            ready.append(message_id)
+            ready.append((message_id, segments(row.body)))
     return ready
 
 
@@ -717,10 +804,13 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
             log.warning("message %s failed for good: %s", message_id, describe(result))
         elif isinstance(result, RetryableSendError):  # ambiguous ones are looked up there
             _note_error(message, result)
-            report.hand_off(message_id, retry_delay(0, result.retry_after), retries=1)
+            wait = result.retry_after
+            if isinstance(result, AmbiguousSendError):  # once the provider may list it
+                wait = max(wait or 0.0, lookup_delay(current_app))
+            report.hand_off(message_id, retry_delay(0, wait), retries=1)
             log.info("message %s not sent yet: %s", message_id, describe(result))
         else:  # not a provider answer: the outcome is unknown, the single path looks
-            report.hand_off(message_id, retry_delay(0), retries=1)
+            report.hand_off(message_id, retry_delay(0, lookup_delay(current_app)), retries=1)
             log.warning("message %s: send raised %s", message_id, type(result).__name__)
     db.session.commit()
 

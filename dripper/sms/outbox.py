@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dripper.clock import now as clock_now
 from dripper.extensions import db
-from dripper.jobs import enqueue_after_commit
+from dripper.jobs import DEFAULT_QUEUE, REPLY_QUEUE, enqueue_after_commit
 from dripper.models import (
     Direction,
     Lesson,
@@ -29,6 +29,23 @@ _ANSWER = "dripper.sms.webhook_answer"
 IN_WEBHOOK_ANSWER = frozenset(
     {MessageKind.CRISIS_RESPONSE, MessageKind.STOP_CONFIRMATION, MessageKind.HELP}
 )
+
+#: What the drip sends on its own schedule. Every other outbound kind answers a person's
+#: own text (or their signup) and goes ahead of the drip: a queue of its own, and a
+#: share of the send rate the drip leaves free.
+DRIP_KINDS = frozenset(
+    {MessageKind.LESSON, MessageKind.QUESTION, MessageKind.CHECK_IN, MessageKind.OFFER}
+)
+
+
+def is_reply(kind: MessageKind) -> bool:
+    """Whether a message of this kind answers a person rather than drips a lesson."""
+    return kind not in DRIP_KINDS
+
+
+def delivery_queue(kind: MessageKind) -> str:
+    """The Celery queue a message of this kind is delivered from."""
+    return REPLY_QUEUE if is_reply(kind) else DEFAULT_QUEUE
 
 
 def lesson_key(subscription_id: int, lesson_id: int | None, kind: str) -> str:
@@ -190,5 +207,5 @@ def queue_message(
     db.session.flush()
     from dripper.sms.tasks import deliver
 
-    enqueue_after_commit(deliver, message.id)
+    enqueue_after_commit(deliver, message.id, queue=delivery_queue(kind))
     return message

@@ -12,12 +12,14 @@ from flask import current_app
 from dripper.sms.base import RetryableSendError
 from dripper.sms.delivery import (
     Outcome,
+    being_sent,
     deliver_message,
     deliver_messages,
     give_up,
     replay_failure,
-    stale_message_ids,
+    stale_messages,
 )
+from dripper.sms.outbox import delivery_queue
 from dripper.sms.ratelimit import redis_client
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,11 @@ BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
 # delivered again before it is due.
 BACKOFF_MAX = 600.0
 
-#: A pending message this old has lost its task (broker hiccup, worker killed).
-STALE_AFTER = timedelta(minutes=10)
 #: How long a swept message is left alone before the sweep may queue it again.
 SWEEP_QUIET = 900
+#: Rows read per query, and messages queued at most per sweep (the rest wait a minute).
+SWEEP_PAGE = 500
+SWEEP_MAX = 2000
 
 
 def retry_delay(retries: int, retry_after: float | None = None) -> float:
@@ -87,13 +90,27 @@ def deliver_batch(message_ids: list[int]) -> dict[str, int]:
 @shared_task(name="dripper.sms.sweep", acks_late=True, soft_time_limit=50, time_limit=55)
 def sweep_unsent() -> int:
     """Queue again the outbound messages whose delivery task was lost."""
-    client = redis_client(current_app._get_current_object())  # type: ignore[attr-defined]
-    queued = 0
-    for message_id in stale_message_ids(STALE_AFTER):
-        # Once per quiet period each: a long backlog must not be queued over and over.
-        if client.set(f"dripper:sms:swept:{message_id}", 1, nx=True, ex=SWEEP_QUIET):
-            deliver.apply_async(args=[message_id])
-            queued += 1
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = redis_client(app)
+    stale_after = timedelta(seconds=float(app.config["DELIVERY_STALE_AFTER"]))
+    queued, after_id = 0, 0
+    # Page by id past what was queued recently or is being sent right now: a long stuck
+    # backlog must not hide the rows behind it.
+    while queued < SWEEP_MAX:
+        page = stale_messages(stale_after, SWEEP_PAGE, after_id=after_id)
+        if not page:
+            break
+        after_id = page[-1].id
+        busy = being_sent(client, [row.id for row in page])
+        waiting = [row for row in page if row.id not in busy]
+        pipe = client.pipeline(transaction=False)
+        for row in waiting:
+            # Once per quiet period each: a long backlog must not be queued over and over.
+            pipe.set(f"dripper:sms:swept:{row.id}", 1, nx=True, ex=SWEEP_QUIET)
+        for row, fresh in zip(waiting, pipe.execute(), strict=True):
+            if fresh:
+                deliver.apply_async(args=[row.id], queue=delivery_queue(row.kind))
+                queued += 1
     if queued:
         log.info("queued %d lost deliveries again", queued)
     return queued

@@ -23,6 +23,7 @@ from dripper.extensions import db
 from dripper.models import (
     Course,
     DeliveryFailure,
+    Direction,
     Message,
     MessageKind,
     MessageStatus,
@@ -336,7 +337,9 @@ def test_attempt_that_never_reached_twilio_is_sent_once(
     assert run(message_id) == "sent"
 
     assert len(twilio_server.messages) == 1
-    assert len(twilio_server.lookups()) == 2  # sent ones by day, then the newest few
+    # Looked up twice before sending again (each lookup: sent ones by day, then the
+    # newest few), since the attempt's outcome was unknown.
+    assert len(twilio_server.lookups()) == 4
 
 
 def test_identical_text_sent_earlier_is_not_adopted(app: Flask, twilio_server: FakeTwilio) -> None:
@@ -500,6 +503,22 @@ def test_rate_limit_holds_across_workers(app: Flask, twilio_server: FakeTwilio) 
     assert time.monotonic() - started >= 11 / 5 * 0.9
 
 
+@pytest.mark.sms_settings(SEND_RATE=0.1, SEND_RATE_REPLY_SHARE=0.0)
+def test_a_three_segment_message_takes_three_send_slots(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    from dripper.courses.gsm import count_segments
+    from dripper.sms.ratelimit import get_limiter
+
+    body = ("Notice what you push away today, and how it feels to hold it. " * 6).strip()
+    assert count_segments(body).segments == 3
+    assert run(stored(body, subscriber=person())) == "sent"  # its first slot is now
+
+    # One slot every 10 s: the next message waits for the other two segments' slots.
+    next_wait = get_limiter(app, twilio_server.from_number).reserve()
+    assert 20 < next_wait <= 30
+
+
 def _in_window(arrivals: list[float], start: float, width: float) -> int:
     return sum(1 for at in arrivals if start <= at < start + width)
 
@@ -548,6 +567,41 @@ def test_sweep_queues_lost_deliveries_once(
 
     assert queued == [("dripper.sms.deliver", (lost,))]
     assert recent != lost
+
+
+def test_sweep_pages_past_stuck_messages_it_already_queued(
+    app: Flask, sms_redis: redis_lib.Redis, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    from dripper.clock import now
+
+    long_ago = now() - timedelta(hours=1)
+    db.session.execute(
+        sa.insert(Message),
+        [
+            {
+                "direction": Direction.OUTBOUND,
+                "kind": MessageKind.LESSON,
+                "phone": f"+1202555{n:04d}",
+                "body": f"Lesson for {n}",
+                "status": MessageStatus.PENDING,
+                "attempts": 0,
+                "created_at": long_ago,
+            }
+            for n in range(600)
+        ],
+    )
+    db.session.commit()
+    ids = list(db.session.scalars(sa.select(Message.id).order_by(Message.id)))
+    # The oldest 500 are taken care of: 250 queued by an earlier sweep, 250 being sent.
+    for message_id in ids[:250]:
+        sms_redis.set(f"dripper:sms:swept:{message_id}", 1, ex=900)
+    for message_id in ids[250:500]:
+        sms_redis.set(f"dripper:sms:sending:{message_id}", "a-worker", ex=180)
+    queued.clear()
+
+    assert sweep_unsent.apply().get() == 100
+
+    assert [args[0] for _, args in queued] == ids[500:]
 
 
 def test_a_failure_is_replayed_once(

@@ -12,7 +12,7 @@ from dripper.config import DEFAULTS, ConfigError, load
 INTERFACE_VARIABLES = {
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SMS_BACKEND", "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID",
-    "TWILIO_API_URL", "PUBLIC_URL", "DRIPPER_SANDBOX", "SEND_RATE",
+    "TWILIO_API_URL", "PUBLIC_URL", "DRIPPER_SANDBOX", "SEND_RATE", "DELIVERY_STALE_AFTER",
 }  # fmt: skip
 
 
@@ -80,6 +80,9 @@ def test_test_mapping_overrides_the_environment(tmp_path: Path) -> None:
         ("SEND_RATE", "fast"),
         ("SEND_RATE", "0"),
         ("SMS_BACKEND", "pigeon"),
+        ("SEND_RATE_REPLY_SHARE", "1"),
+        ("SEND_RATE_REPLY_SHARE", "-0.1"),
+        ("DELIVERY_STALE_AFTER", "soon"),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, name: str, value: str) -> None:
@@ -118,6 +121,9 @@ def test_operational_settings_have_defaults_and_take_numbers_from_the_environmen
     assert settings["TWILIO_TIMEOUT"] == 4.5
     assert settings["SEND_RATE_MAX_WAIT"] == 60.0
     assert settings["SIGNUP_PHONE_LIMIT"] == "3/day"
+    assert settings["SEND_RATE_REPLY_SHARE"] == 0.2
+    assert settings["TWILIO_LOOKUP_DELAY"] == 60.0
+    assert settings["DELIVERY_STALE_AFTER"] == 600
     with pytest.raises(ConfigError, match="TWILIO_TIMEOUT"):
         load(tmp_path, environ={"SECRET_KEY": "k", "TWILIO_TIMEOUT": "soon"})
 

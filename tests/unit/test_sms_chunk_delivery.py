@@ -242,14 +242,15 @@ def test_slots_beyond_the_wait_limit_go_to_single_delivery_later(
 def test_the_limiter_reserves_a_run_of_slots_in_one_call(sms_redis: redis_lib.Redis) -> None:
     limiter = SendRateLimiter(sms_redis, 10.0, "chunk-test", max_wait=1.0)
 
-    assert limiter.reserve_many(5) == (5, 0.0)  # now, 0.1 s … 0.4 s
-    granted, wait = limiter.reserve_many(10)  # the next free slot is 0.5 s away
-    assert 0.3 < wait <= 0.5
+    first = limiter.reserve_slots([1] * 5)  # now, 0.1 s … 0.4 s
+    assert first == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4], abs=0.02)
+    waits = limiter.reserve_slots([1] * 10)  # the next free slot is 0.5 s away
+    assert 0.3 < waits[0] <= 0.5
     # Only the slots that start within the 1 s limit: 0.5 s … 1.0 s (6 of them).
-    assert granted == 6 or (granted == 7 and wait < 0.4)
-    assert wait + (granted - 1) * 0.1 <= 1.0 + 1e-6
+    assert len(waits) == 6 or (len(waits) == 7 and waits[0] < 0.4)
+    assert waits[-1] <= 1.0 + 1e-6
     with pytest.raises(SendRateWaitTooLong):
-        limiter.reserve_many(3)  # the next one is beyond the limit: nothing reserved
+        limiter.reserve_slots([1] * 3)  # the next one is beyond the limit: nothing reserved
 
 
 def test_the_drip_queues_one_delivery_task_per_chunk(

@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 from fixtures_twilio import SMS_REDIS_URL
 
-from dripper.sms.ratelimit import KEY_PREFIX, SendRateLimiter, SendRateWaitTooLong
+from dripper.sms.ratelimit import KEY_PREFIX, Lane, SendRateLimiter, SendRateWaitTooLong
 
 
 def _worker(rate: float, count: int, ready: Any, results: Any) -> None:
@@ -105,3 +105,60 @@ def test_each_sender_has_its_own_rate(sms_redis: redis_lib.Redis) -> None:
     assert other.reserve() == 0
     assert sms_redis.exists(KEY_PREFIX + "+15005550006")
     assert 0 < sms_redis.pttl(KEY_PREFIX + "+15005550006") <= 3000  # it cleans up after itself
+
+
+def test_a_three_segment_message_takes_three_slots(sms_redis: redis_lib.Redis) -> None:
+    limiter = SendRateLimiter(sms_redis, 1.0, "segments", sleep=lambda _: None)
+
+    assert limiter.reserve(segments=3) == 0  # goes now, and holds the next two seconds
+    after = limiter.reserve()
+
+    assert after == pytest.approx(3.0, abs=0.1)
+
+
+def test_replies_are_not_queued_behind_the_drips_reservations(sms_redis: redis_lib.Redis) -> None:
+    limiter = SendRateLimiter(sms_redis, 10.0, "lanes", reply_share=0.2, sleep=lambda _: None)
+
+    lessons = limiter.reserve_slots([1] * 100, Lane.DRIP)  # a burst: 12 s of sends ahead
+    help_reply = limiter.reserve(lane=Lane.REPLY)
+
+    assert len(lessons) == 100
+    # The drip takes four slots of every five: 100 lessons span 125 slots, not 100.
+    assert lessons[-1] == pytest.approx(12.3, abs=0.15)
+    # The reply takes the first hole the drip left, half a second away at most.
+    assert help_reply <= 0.5 + 0.05
+    assert not any(abs(help_reply - lesson) < 0.05 for lesson in lessons)
+
+
+def test_without_a_reply_share_a_reply_waits_for_the_whole_burst(
+    sms_redis: redis_lib.Redis,
+) -> None:
+    limiter = SendRateLimiter(sms_redis, 10.0, "one-lane", sleep=lambda _: None)
+
+    limiter.reserve_slots([1] * 100, Lane.DRIP)
+
+    assert limiter.reserve(lane=Lane.REPLY) == pytest.approx(10.0, abs=0.1)
+
+
+def test_replies_may_use_the_whole_rate_when_the_drip_is_idle(sms_redis: redis_lib.Redis) -> None:
+    limiter = SendRateLimiter(sms_redis, 10.0, "replies", reply_share=0.2, sleep=lambda _: None)
+
+    waits = [limiter.reserve(lane=Lane.REPLY) for _ in range(10)]
+
+    assert waits[0] == 0
+    for earlier, later in itertools.pairwise(waits):
+        assert later - earlier == pytest.approx(0.1, abs=0.02)
+
+
+def test_the_drip_and_the_replies_together_keep_the_rate(sms_redis: redis_lib.Redis) -> None:
+    limiter = SendRateLimiter(sms_redis, 10.0, "both", reply_share=0.2, sleep=lambda _: None)
+
+    lessons = limiter.reserve_slots([1] * 40, Lane.DRIP)
+    replies = [limiter.reserve(segments=2, lane=Lane.REPLY) for _ in range(10)]
+
+    # Every segment has a slot of its own: sorted, the sends are at least 0.1 s apart,
+    # a two-segment reply counting for two.
+    starts = sorted([(t, 1) for t in lessons] + [(t, 2) for t in replies])
+    slots_used = sum(count for _, count in starts)
+    assert slots_used == 60
+    assert max(t for t, _ in starts) >= (slots_used - 2) * 0.1 - 0.05
