@@ -42,11 +42,27 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SEND_CONCURRENCY": 4,  # provider calls in flight at once per chunk delivery task
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
+    "DELIVERY_RETRY_FOR": 43200,  # seconds a refused send keeps being retried (12 h)
+    "DELIVERY_RETRY_BASE": 5.0,  # seconds before the first retry; doubled each time
+    "DELIVERY_RETRY_MAX_DELAY": 1800.0,  # the longest wait between two retries
+    "DRIP_MAX_FAILURES": 5,  # drip errors in a row before a subscription is parked
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
-_FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT"}
-_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY"}
+_FLOATS = {
+    "SEND_RATE",
+    "TWILIO_TIMEOUT",
+    "SEND_RATE_MAX_WAIT",
+    "DELIVERY_RETRY_BASE",
+    "DELIVERY_RETRY_MAX_DELAY",
+}
+_INTS = {
+    "DRIP_BATCH_SIZE",
+    "DRIP_CLAIM_TIMEOUT",
+    "SMS_SEND_CONCURRENCY",
+    "DELIVERY_RETRY_FOR",
+    "DRIP_MAX_FAILURES",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -28,6 +28,8 @@ BEAT_SCHEDULE = {
     "drip-tick": {"task": "dripper.drip.tick", "schedule": 60.0, "options": {"expires": 55}},
     # Messages stored but never handed to a worker (the broker was down at commit).
     "sms-sweep": {"task": "dripper.sms.sweep", "schedule": 60.0, "options": {"expires": 55}},
+    # Retries and windows that wait on the row (no broker ETA past its visibility timeout).
+    "sms-retries": {"task": "dripper.sms.retry_due", "schedule": 60.0, "options": {"expires": 55}},
 }
 
 

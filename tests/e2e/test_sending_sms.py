@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from twilio_fake import FakeTwilio
 
+from dripper.clock import now, sandbox_clock
 from dripper.extensions import db
 from dripper.models import (
     Course,
@@ -33,7 +34,7 @@ from dripper.models import (
 )
 from dripper.sms.delivery import ReplayError, replay_failure
 from dripper.sms.outbox import queue_message
-from dripper.sms.tasks import MAX_RETRIES, deliver, sweep_unsent
+from dripper.sms.tasks import deliver, retry_due, sweep_unsent
 
 PHONE = "+15005550123"
 SERVICE_SID = "MG" + "5" * 32
@@ -170,15 +171,37 @@ def test_server_error_and_full_queue_are_retried(app: Flask, twilio_server: Fake
     assert len(twilio_server.messages) == 1
 
 
-def test_retries_exhausted_leave_a_failure_an_admin_can_replay(
-    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+def test_a_send_refused_for_minutes_waits_on_its_row_not_in_the_broker(
+    app: Flask, twilio_server: FakeTwilio
 ) -> None:
-    twilio_server.throttle_next(MAX_RETRIES + 1)
+    twilio_server.outage(500)
     message_id = stored(subscriber=person())
 
+    # The first retries come within seconds; once the wait grows past a few minutes the
+    # row is parked for the retry sweep instead of a long broker ETA.
+    assert run(message_id) == "deferred"
+
+    message = fresh(message_id)
+    assert message.status is MessageStatus.PENDING
+    assert message.retry_at is not None and message.retry_at > now() + timedelta(minutes=4)
+    assert message.attempts == len(twilio_server.sends()) > 1
+    assert failures(message_id) == []
+    assert retry_due.apply().get() == 0  # not due yet
+
+
+def test_a_send_refused_past_the_retry_period_fails_and_an_admin_can_replay_it(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    twilio_server.outage(429)
+    message_id = stored(subscriber=person())
+    assert run(message_id) == "deferred"
+
+    sandbox_clock().advance(timedelta(seconds=app.config["DELIVERY_RETRY_FOR"] + 60))
+    queued.clear()
+    assert retry_due.apply().get() == 1
+    assert queued == [("dripper.sms.deliver", (message_id,))]
     assert run(message_id) == "failed"
 
-    assert len(twilio_server.sends()) == MAX_RETRIES + 1
     assert twilio_server.messages == []
     message = fresh(message_id)
     assert message.status is MessageStatus.FAILED
@@ -186,6 +209,7 @@ def test_retries_exhausted_leave_a_failure_an_admin_can_replay(
     [failure] = failures(message_id)
     assert "gave up" in failure.reason
 
+    twilio_server.recover()
     queued.clear()
     replay_failure(failure.id)
 
