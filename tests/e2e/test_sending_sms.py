@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
@@ -21,6 +22,7 @@ from twilio_fake import FakeTwilio
 
 from dripper.clock import now, sandbox_clock
 from dripper.extensions import db
+from dripper.logs import mask_phone
 from dripper.models import (
     Course,
     DeliveryFailure,
@@ -35,9 +37,11 @@ from dripper.models import (
 from dripper.sms.delivery import ReplayError, replay_failure
 from dripper.sms.outbox import queue_message
 from dripper.sms.tasks import deliver, retry_due, sweep_unsent
+from dripper.window import SendWindow
 
 PHONE = "+15005550123"
 SERVICE_SID = "MG" + "5" * 32
+NY = "America/New_York"
 
 
 @pytest.fixture
@@ -587,3 +591,55 @@ def test_a_failure_is_replayed_once(
         replay_failure(failure.id)
     with pytest.raises(ReplayError):
         replay_failure(failure.id + 1000)
+
+
+def test_delivery_failures_lists_failed_messages_and_replay_sends_one_once(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    body = "Day 1: something private about resistance."
+    twilio_server.fail_next(21408)  # the region is not enabled on the account
+    message_id = stored(body, subscriber=person())
+    assert run(message_id) == "failed"
+    [failure] = failures(message_id)
+    runner = app.test_cli_runner()
+
+    listing = runner.invoke(args=["delivery", "failures"])
+
+    assert listing.exit_code == 0, listing.output
+    [line] = listing.output.splitlines()
+    assert line.split("\t")[:3] == [str(failure.id), line.split("\t")[1], "lesson"]
+    assert "21408" in line
+    assert body not in listing.output and PHONE not in listing.output  # never the text
+    assert mask_phone(PHONE) in line
+
+    queued.clear()
+    replayed = runner.invoke(args=["delivery", "replay", str(failure.id)])
+    assert replayed.exit_code == 0, replayed.output
+    assert queued == [("dripper.sms.deliver", (message_id,))]
+    assert run(message_id) == "sent"
+    assert [m.body for m in twilio_server.messages] == [body]
+
+    assert "no failed messages" in runner.invoke(args=["delivery", "failures"]).output
+    again = runner.invoke(args=["delivery", "replay", str(failure.id)])
+    assert again.exit_code != 0 and "already replayed" in again.output
+    assert len(twilio_server.messages) == 1
+
+
+def test_a_lesson_is_held_outside_its_window_but_an_answer_to_help_goes_at_once(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    eleven_pm = datetime(2026, 3, 9, 23, 0, tzinfo=ZoneInfo(NY))
+    sandbox_clock().set(eleven_pm)
+    subscriber = person()
+    window = SendWindow.from_json({"zones": [NY], "opens": "08:00", "closes": "21:00"})
+    lesson = queue_message(PHONE, MessageKind.LESSON, "Day 1", subscriber=subscriber, window=window)
+    help_answer = stored("Reply STOP to stop.", subscriber=subscriber, kind=MessageKind.HELP)
+    db.session.commit()
+
+    assert run(lesson.id) == "deferred"
+    assert run(help_answer) == "sent"
+
+    assert [m.body for m in twilio_server.messages] == ["Reply STOP to stop."]
+    held = fresh(lesson.id)
+    assert (held.status, held.attempts, held.sent_at) == (MessageStatus.PENDING, 0, None)
+    assert held.retry_at == datetime(2026, 3, 10, 8, 0, tzinfo=ZoneInfo(NY))
