@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -385,8 +386,8 @@ def perform(subscription_id: int, claim_token: str) -> Outcome:
         db.session.rollback()
         log.info("subscription %s: already sent by a concurrent run", subscription_id)
         return Outcome.DUPLICATE
-    except OperationalError:
-        raise  # the database itself: not this subscription's fault
+    except (OperationalError, SoftTimeLimitExceeded):
+        raise  # the database itself, or a task out of time: not this subscription's fault
     except Exception as error:
         db.session.rollback()
         note_failure(subscription_id, claim_token, error)

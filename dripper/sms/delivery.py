@@ -268,9 +268,9 @@ def retry_budget() -> timedelta:
     return timedelta(seconds=float(current_app.config["DELIVERY_RETRY_FOR"]))
 
 
-def claim_due_retries(limit: int = 1000) -> list[int]:
-    """Take the parked messages whose retry is due (their ``retry_at`` cleared); the
-    caller queues them after it commits.
+def claim_due_retries(limit: int = 5000) -> list[tuple[int, int]]:
+    """Take the parked messages whose retry is due (their ``retry_at`` cleared); returns
+    (id, attempts) of each, for the caller to queue after it commits.
 
     A message taken here whose task is then lost has no ``retry_at`` any more: the
     lost-delivery sweep finds it like any other pending message.
@@ -292,15 +292,14 @@ def claim_due_retries(limit: int = 1000) -> list[int]:
     if not due:
         return []
     # A compare-and-set: two sweeps at once take each message once.
-    return list(
-        db.session.scalars(
-            update(Message)
-            .where(Message.id.in_(due), Message.retry_at <= moment)
-            .values(retry_at=None)
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        )
+    taken = db.session.execute(
+        update(Message)
+        .where(Message.id.in_(due), Message.retry_at <= moment)
+        .values(retry_at=None)
+        .returning(Message.id, Message.attempts)
+        .execution_options(synchronize_session=False)
     )
+    return sorted((row.id, row.attempts) for row in taken)
 
 
 def failures(limit: int = 100) -> list[DeliveryFailure]:

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
 BACKOFF_MAX = 1800.0
 
+#: Messages per chunk delivery task when the retry sweep queues never-tried messages.
+RETRY_CHUNK = 50
+
 #: A pending message this old has lost its task (broker hiccup, worker killed).
 STALE_AFTER = timedelta(minutes=10)
 #: How long a swept message is left alone before the sweep may queue it again.
@@ -111,13 +114,19 @@ def sweep_unsent() -> int:
 @shared_task(name="dripper.sms.retry_due", acks_late=True, soft_time_limit=50, time_limit=55)
 def retry_due() -> int:
     """Queue the deliveries whose retry (or sending window) is due now."""
-    message_ids = claim_due_retries()
-    for message_id in message_ids:
-        enqueue_after_commit(deliver, message_id)
+    due = claim_due_retries()
+    # Held for the window and never tried (a morning's lessons): in chunks, as the drip
+    # queues them; one whose earlier attempt may have gone through is looked up alone.
+    fresh = [message_id for message_id, attempts in due if attempts == 0]
+    for start in range(0, len(fresh), RETRY_CHUNK):
+        enqueue_after_commit(deliver_batch, fresh[start : start + RETRY_CHUNK])
+    for message_id, attempts in due:
+        if attempts:
+            enqueue_after_commit(deliver, message_id)
     db.session.commit()
-    if message_ids:
-        log.info("queued %d due retries", len(message_ids))
-    return len(message_ids)
+    if due:
+        log.info("queued %d due retries", len(due))
+    return len(due)
 
 
 __all__ = [
