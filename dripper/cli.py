@@ -195,14 +195,31 @@ def subscriber_forget(phone: str, yes: bool) -> None:
 @subscriber_cli.command("resume")
 @click.argument("phone")
 def subscriber_resume(phone: str) -> None:
-    """Resume lessons held by a pause or a crisis alert (and close the alert)."""
+    """Resume lessons held by a pause, a crisis alert (closing it) or repeated failures."""
     subscriber = _subscriber(phone)
     resumed = people.resume_lessons(subscriber, now())
     db.session.commit()
     if not resumed:
-        raise click.ClickException("nothing to resume: no paused or held course")
+        raise click.ClickException("nothing to resume: no paused, held or parked course")
     for at in resumed:
         click.echo(f"resumed; next lesson {at.isoformat(timespec='minutes')}")
+
+
+@subscriber_cli.command("parked")
+def subscriber_parked() -> None:
+    """List subscriptions parked because their sends kept failing, with the reason."""
+    found = people.parked()
+    if not found:
+        click.echo("no parked subscriptions")
+        return
+    for subscription in found:
+        parked_at = (
+            subscription.parked_at.isoformat(timespec="seconds") if subscription.parked_at else "-"
+        )
+        click.echo(
+            f"{mask_phone(subscription.subscriber.phone)}\t{subscription.course.slug}\t"
+            f"{parked_at}\t{subscription.parked_reason or ''}"
+        )
 
 
 @reply_cli.command("relabel")
@@ -221,8 +238,10 @@ def reply_relabel(message_id: int, label: str) -> None:
 def register_commands(app: Flask) -> None:
     from dripper.drip.cli import drip_cli
     from dripper.readiness.cli import classifier_cli, classify_command
+    from dripper.sms.cli import delivery_cli
 
-    for group in (course_cli, admin_cli, clock_cli, drip_cli, subscriber_cli, reply_cli):
+    groups = (course_cli, admin_cli, clock_cli, drip_cli, subscriber_cli, reply_cli, delivery_cli)
+    for group in groups:
         app.cli.add_command(group)
     app.cli.add_command(classifier_cli)
     app.cli.add_command(classify_command)

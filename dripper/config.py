@@ -53,16 +53,29 @@ DEFAULTS: dict[str, Any] = {
     # earlier keys still recognised (comma-separated) after a rotation.
     "SUPPRESSION_KEY": None,
     "SUPPRESSION_OLD_KEYS": None,
+    "DELIVERY_RETRY_FOR": 43200,  # seconds a refused send keeps being retried (12 h)
+    "DELIVERY_RETRY_BASE": 5.0,  # seconds before the first retry; doubled each time
+    "DELIVERY_RETRY_MAX_DELAY": 1800.0,  # the longest wait between two retries
+    "DRIP_MAX_FAILURES": 5,  # drip errors in a row before a subscription is parked
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
-_FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT", "TWILIO_LOOKUP_DELAY"}
+_FLOATS = {
+    "SEND_RATE",
+    "TWILIO_TIMEOUT",
+    "SEND_RATE_MAX_WAIT",
+    "TWILIO_LOOKUP_DELAY",
+    "DELIVERY_RETRY_BASE",
+    "DELIVERY_RETRY_MAX_DELAY",
+}
 _INTS = {
     "DRIP_BATCH_SIZE",
     "DRIP_CLAIM_TIMEOUT",
     "SMS_SEND_CONCURRENCY",
     "DELIVERY_STALE_AFTER",
     "PROXY_FIX_HOPS",
+    "DELIVERY_RETRY_FOR",
+    "DRIP_MAX_FAILURES",
 }
 #: A part of a whole: at least 0, below 1.
 _FRACTIONS = {"SEND_RATE_REPLY_SHARE"}

@@ -54,6 +54,8 @@ BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Retries and windows that wait on the row (no broker ETA past its visibility timeout).
+    "sms-retries": {"task": "dripper.sms.retry_due", "schedule": 60.0, "options": {"expires": 55}},
 }
 
 

@@ -89,6 +89,7 @@ class SubscriptionState(enum.StrEnum):
     PAUSED = "paused"  # PAUSE: held until paused_until
     HELD = "held"  # a crisis reply: held until an admin or the person resumes
     DORMANT = "dormant"  # gone quiet after check-ins; wakes when they text
+    PARKED = "parked"  # its sends kept failing: stopped until they text or an admin resumes
     COMPLETED = "completed"
     OPTED_OUT = "opted_out"
 
@@ -274,6 +275,11 @@ class Subscription(Model):
     unanswered_questions: Mapped[int] = mapped_column(Integer, default=0)
     unanswered_check_ins: Mapped[int] = mapped_column(Integer, default=0)
     last_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sends of this subscription that failed in a row (the drip's own errors); parked
+    # after DRIP_MAX_FAILURES, with a reason an admin reads.
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parked_reason: Mapped[str | None] = mapped_column(String(200))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -295,6 +301,7 @@ class Message(Model):
         Index("ix_message_subscriber_created", "subscriber_id", "created_at"),
         # The inbound sweep's question: which stored texts were never handled?
         Index("ix_message_direction_handled", "direction", "handled_at"),
+        Index("ix_message_retry_at", "retry_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -311,6 +318,13 @@ class Message(Model):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Retries: when the next attempt is due (the retry sweep queues it then; no long
+    # broker ETAs), and since when the provider has been refusing it.
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The drip's messages carry the person's sending window (dripper.window.SendWindow),
+    # checked again just before the provider call; replies carry none.
+    send_window: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

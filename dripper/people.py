@@ -79,6 +79,8 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
                 "next_send_at": _iso(s.next_send_at),
                 "confirmed_at": _iso(s.confirmed_at),
                 "completed_at": _iso(s.completed_at),
+                "parked_at": _iso(s.parked_at),
+                "parked_reason": s.parked_reason,
             }
             for s in subscriber.subscriptions
         ],
@@ -143,11 +145,13 @@ def forget(subscriber: Subscriber, actor: str = "cli", at: datetime | None = Non
 
 
 def resume_lessons(subscriber: Subscriber, now: datetime, actor: str = "cli") -> list[datetime]:
-    """Resume every subscription held by a pause or a crisis alert, and close its alerts."""
+    """Resume every subscription held by a pause, a crisis alert or repeated failures
+    (parked), and close its alerts."""
     resumed = []
     for subscription in subscriber.subscriptions:
         if subscription.state not in (SubscriptionState.PAUSED, SubscriptionState.HELD,
-                                      SubscriptionState.DORMANT, SubscriptionState.WAITING):  # fmt: skip
+                                      SubscriptionState.DORMANT, SubscriptionState.WAITING,
+                                      SubscriptionState.PARKED):  # fmt: skip
             continue
         resumed.append(states.resume(subscription, now))
         for alert in db.session.scalars(
@@ -162,6 +166,17 @@ def resume_lessons(subscriber: Subscriber, now: datetime, actor: str = "cli") ->
             )
         )
     return resumed
+
+
+def parked() -> list[Subscription]:
+    """Subscriptions parked because their sends kept failing, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Subscription)
+            .where(Subscription.state == SubscriptionState.PARKED)
+            .order_by(Subscription.parked_at, Subscription.id)
+        )
+    )
 
 
 def relabel(message_id: int, label: ReplyLabel, actor: str = "cli") -> Message:

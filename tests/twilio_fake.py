@@ -10,6 +10,7 @@ tests cover what production runs: the library's requests, its error parsing, its
     fake.delay_next(2.0)             # records the next message, answers too late
     fake.delay_next(2.0, listed_after=8.0)   # …and lists it only 8 s after it arrived
     fake.opt_out("+15005550123")     # that number answers 21610 from now on
+    fake.outage(500)                 # every send answers 500 until fake.recover()
     fake.callback(sid, "delivered", to=client)   # a signed status callback
 
 Errors use Twilio's JSON shape ``{code, message, more_info, status}``; lists use its
@@ -160,6 +161,7 @@ class FakeTwilio:
         self._faults: list[_Fault] = []
         self._opted_out: set[str] = set()
         self._landlines: set[str] = set()
+        self._outage: _Fault | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -193,6 +195,7 @@ class FakeTwilio:
             self._faults.clear()
             self._opted_out.clear()
             self._landlines.clear()
+            self._outage = None
             self.auto_send = True
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
@@ -236,6 +239,17 @@ class FakeTwilio:
     def server_error_next(self, count: int = 1) -> None:
         """The next sends answer 500 (code 20500)."""
         self.fail_next(20500, count=count, http_status=500)
+
+    def outage(self, http_status: int = 500) -> None:
+        """Every send answers this (500 / 20500, or 429 / 20429) until ``recover()``."""
+        code = 20429 if http_status == 429 else 20500
+        with self._lock:
+            self._outage = _Fault("error", "create", code=code, http_status=http_status)
+
+    def recover(self) -> None:
+        """The outage is over: sends are accepted again."""
+        with self._lock:
+            self._outage = None
 
     def delay_next(self, seconds: float, *, count: int = 1, listed_after: float = 0.0) -> None:
         """The next sends are recorded, then answered only after ``seconds`` (past the
@@ -373,6 +387,8 @@ class FakeTwilio:
 
     def _next_fault(self, on: str) -> _Fault | None:
         with self._lock:
+            if self._outage is not None and self._outage.on == on:
+                return self._outage
             for index, fault in enumerate(self._faults):
                 if fault.on == on:
                     return self._faults.pop(index)

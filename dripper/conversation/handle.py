@@ -194,6 +194,9 @@ def handle_inbound(message: Message) -> None:
         # They just texted us, so the number takes texts after all (ported, or fixed).
         states.mark_reachable(subscriber, inbound.now)
         log.info("%s texted in: reachable again", mask_phone(message.phone))
+    if subscriber is not None and states.unpark(subscriber, inbound.now):
+        # Parked after its sends kept failing; a text from them is worth another try.
+        log.info("%s texted in: parked course resumed", mask_phone(message.phone))
     handler = HANDLERS[command.keyword] if command else free_text
     handler(inbound)
 

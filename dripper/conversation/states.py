@@ -24,7 +24,9 @@ from dripper.models import SubscriptionState as State
 #: States in which the tick may send something on its own.
 SCHEDULED_STATES = frozenset({State.ACTIVE, State.PAUSED, State.WAITING})
 #: States a person is "in" a course (not ended, not waiting for YES).
-LIVE_STATES = frozenset({State.ACTIVE, State.PAUSED, State.WAITING, State.HELD, State.DORMANT})
+LIVE_STATES = frozenset(
+    {State.ACTIVE, State.PAUSED, State.WAITING, State.HELD, State.DORMANT, State.PARKED}
+)
 
 
 class NextAction:
@@ -165,9 +167,32 @@ def resume(subscription: Subscription, now: datetime) -> datetime:
     subscription.state = State.ACTIVE
     subscription.paused_until = None
     _reset_quiet_counters(subscription)
+    _clear_parked(subscription)
     at = next_lesson_slot(subscription, now, days=0)
     _schedule(subscription, NextAction.LESSON, at)
     return at
+
+
+def park(subscription: Subscription, now: datetime, reason: str) -> None:
+    """Its sends kept failing: stop trying until the person texts or an admin resumes."""
+    subscription.state = State.PARKED
+    subscription.parked_at = now
+    subscription.parked_reason = reason[:200]
+    _schedule(subscription, None, None)
+
+
+def unpark(subscriber: Subscriber, now: datetime) -> list[Subscription]:
+    """The person texted: their parked courses start again at the next daily slot."""
+    back = [s for s in subscriber.subscriptions if s.state is State.PARKED]
+    for subscription in back:
+        resume(subscription, now)
+    return back
+
+
+def _clear_parked(subscription: Subscription) -> None:
+    subscription.failure_count = 0
+    subscription.parked_at = None
+    subscription.parked_reason = None
 
 
 def request_more(subscription: Subscription, now: datetime) -> datetime | None:

@@ -8,32 +8,25 @@ texted in hours that are inside the window in every one of them.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dripper.courses.spec import PACING_DEFAULTS
 from dripper.models import Course, Subscriber
 
-UTC_ZONE = ZoneInfo("UTC")
-
-
-@lru_cache(maxsize=512)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+# The window's arithmetic lives below the drip and the sms layer; the drip's callers
+# keep reading it from here.
+from dripper.window import UTC_ZONE as UTC_ZONE
+from dripper.window import SendWindow as SendWindow
+from dripper.window import in_window as in_window
+from dripper.window import next_opening as next_opening
+from dripper.window import parse_clock as parse_clock
+from dripper.window import zone
 
 
 def zones_of(subscriber: Subscriber) -> list[ZoneInfo]:
     """The subscriber's time zones, the first one being where their send time is read."""
-    found = [z for name in subscriber.time_zones or [] if (z := _zone(name)) is not None]
+    found = [z for name in subscriber.time_zones or [] if (z := zone(name)) is not None]
     return found or [UTC_ZONE]
-
-
-def parse_clock(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
 
 
 def pacing(course: Course, name: str) -> object:
@@ -52,34 +45,11 @@ def window(course: Course) -> tuple[time, time]:
     )
 
 
-def in_window(when: datetime, zones: list[ZoneInfo], opens: time, closes: time) -> bool:
-    """Whether ``when`` is inside [opens, closes) local time in every zone."""
-    return all(
-        opens <= when.astimezone(zone).time().replace(tzinfo=None) < closes for zone in zones
-    )
-
-
-def next_opening(when: datetime, zones: list[ZoneInfo], opens: time, closes: time) -> datetime:
-    """``when`` if the window is open then, else the first instant after it that is.
-
-    Candidates are the moments the window opens in each zone over the next days; the
-    first one that is inside every zone's window wins. Zones too far apart to share
-    any hour fall back to the first zone's window (a later, conservative choice would
-    be to never send, which no one would want).
-    """
-    if in_window(when, zones, opens, closes):
-        return when
-    candidates = []
-    for zone in zones:
-        local_day = when.astimezone(zone).date()
-        for offset in range(0, 4):
-            opening = datetime.combine(local_day + timedelta(days=offset), opens, tzinfo=zone)
-            if opening > when:
-                candidates.append(opening)
-    for candidate in sorted(candidates):
-        if in_window(candidate, zones, opens, closes):
-            return candidate
-    return next_opening(when, zones[:1], opens, closes)  # pragma: no cover - disjoint zones
+def send_window(subscriber: Subscriber, course: Course) -> SendWindow:
+    """The window a message of this course to this person must go out in (stamped on it)."""
+    opens, closes = window(course)
+    names = tuple(name for name in subscriber.time_zones or [] if zone(name) is not None)
+    return SendWindow(zones=names or ("UTC",), opens=opens, closes=closes)
 
 
 def local_today(subscriber: Subscriber, now: datetime) -> date:

@@ -4,6 +4,11 @@ Every task is safe to run twice (``acks_late``: a worker killed mid-task gets it
 message redelivered). A send acts only while its claim token is still on the row:
 any transition (pause, stop, MORE…) clears the claim, which turns an in-flight send
 into a no-op. The unique ``Message.dedupe_key`` is the backstop when two runs race.
+
+A lesson counts as received once the provider has it or while it is still on its way;
+one that finally failed does not, so the course sends it again at the next slot (the
+same row, so never twice). A subscription whose send keeps raising is parked after
+DRIP_MAX_FAILURES tries in a row instead of being tried every claim timeout forever.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
-from sqlalchemy import select, update
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
@@ -31,17 +38,20 @@ from dripper.models import (
     Lesson,
     Message,
     MessageKind,
+    MessageStatus,
     Subscription,
     subscription_table,
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
 from dripper.sms.outbox import (
+    DeliveryState,
     collect_deliveries,
     collected,
     lesson_key,
     queue_deliveries,
     queue_message,
+    state_of,
 )
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,8 @@ class Outcome(enum.StrEnum):
     CHECK_IN = "check_in"  # asked whether to go on (after overwhelm or silence)
     OFFER = "offer"  # the next lesson offered, not pushed
     DORMANT = "dormant"  # no answer: nothing more until they text
+    LESSON_PENDING = "lesson_pending"  # the question waits: its lesson has not gone out yet
+    LESSON_FAILED = "lesson_failed"  # no question: the lesson failed and goes again next slot
 
 
 def completion_key(subscription_id: int) -> str:
@@ -70,7 +82,11 @@ def completion_key(subscription_id: int) -> str:
 
 
 def received_lesson_ids(subscription_id: int) -> set[int]:
-    """Lessons this subscription was sent: the cursor (not a position, so edits are safe)."""
+    """Lessons this subscription was sent: the cursor (not a position, so edits are safe).
+
+    A lesson still on its way counts; one that finally failed without the provider ever
+    taking it does not (it is sent again).
+    """
     chunk = collected()
     if chunk is not None and subscription_id in chunk.covered:
         return set(chunk.lessons.get(subscription_id, ()))  # read with the chunk's rows
@@ -80,6 +96,7 @@ def received_lesson_ids(subscription_id: int) -> set[int]:
             Message.direction == Direction.OUTBOUND,
             Message.kind == MessageKind.LESSON,
             Message.lesson_id.is_not(None),
+            or_(Message.status != MessageStatus.FAILED, Message.provider_sid.is_not(None)),
         )
     )
     return {lesson_id for lesson_id in rows if lesson_id is not None}
@@ -99,11 +116,7 @@ def _question_went_unanswered(subscription: Subscription) -> bool:
     if subscription.last_lesson_id is None:
         return False
     key = lesson_key(subscription.id, subscription.last_lesson_id, "question")
-    chunk = collected()
-    if chunk is not None and subscription.id in chunk.covered:
-        asked = key in chunk.known_keys
-    else:
-        asked = db.session.scalar(select(Message.id).where(Message.dedupe_key == key)) is not None
+    asked = state_of(key, subscription.id) not in (None, DeliveryState.FAILED)
     return asked and not states.replied_since(subscription, subscription.last_lesson_at)
 
 
@@ -121,6 +134,7 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
             subscriber=subscriber,
             subscription=subscription,
             dedupe_key=completion_key(subscription.id),
+            window=schedule.send_window(subscriber, course),
         )
         states.complete(subscription, now)
         return Outcome.COMPLETED
@@ -139,6 +153,7 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
         subscription=subscription,
         lesson=lesson,
         dedupe_key=lesson_key(subscription.id, lesson.id, "lesson"),
+        window=schedule.send_window(subscriber, subscription.course),
     )
     states.lesson_sent(subscription, lesson.id, now)
     return Outcome.LESSON
@@ -147,6 +162,24 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
 def _send_question(subscription: Subscription, now: datetime) -> Outcome:
     lesson = subscription.last_lesson
     outcome = Outcome.QUESTION_SKIPPED
+    sent = (
+        state_of(lesson_key(subscription.id, lesson.id, "lesson"), subscription.id)
+        if lesson is not None
+        else None
+    )
+    if sent is DeliveryState.RETRYING:
+        # Refused so far, or held for the window: the question follows it, never leads.
+        delay = float(schedule.pacing(subscription.course, "question_delay_hours"))  # type: ignore[arg-type]
+        at = schedule.soonest(
+            subscription.subscriber, subscription.course, now + timedelta(hours=delay)
+        )
+        states._schedule(subscription, NextAction.QUESTION, at)
+        return Outcome.LESSON_PENDING
+    if sent is DeliveryState.FAILED:
+        # Not received: no question about it; the next lesson slot sends it again.
+        subscription.lessons_sent = max(0, (subscription.lessons_sent or 0) - 1)
+        states.question_done(subscription, now, gap_days=1)
+        return Outcome.LESSON_FAILED
     if (
         lesson is not None
         and lesson.question
@@ -160,6 +193,7 @@ def _send_question(subscription: Subscription, now: datetime) -> Outcome:
             subscription=subscription,
             lesson=lesson,
             dedupe_key=lesson_key(subscription.id, lesson.id, "question"),
+            window=schedule.send_window(subscription.subscriber, subscription.course),
         )
         outcome = Outcome.QUESTION
     # Silence is information too: after unanswered questions, lessons come less often.
@@ -184,6 +218,7 @@ def _queue_course_message(subscription: Subscription, kind: MessageKind, name: s
         subscriber=subscriber,
         subscription=subscription,
         dedupe_key=_occasion_key(subscription, kind.value),
+        window=schedule.send_window(subscriber, subscription.course),
     )
 
 
@@ -330,6 +365,8 @@ def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) ->
         states._schedule(subscription, subscription.next_action, at)
         return Outcome.QUIET_HOURS
     outcome = action(subscription, now)
+    if subscription.failure_count:
+        subscription.failure_count = 0  # it went through: the failures were not in a row
     if flush:
         db.session.flush()  # a racing run's dedupe key fails here, not at commit
     log.info(
@@ -349,7 +386,37 @@ def perform(subscription_id: int, claim_token: str) -> Outcome:
         db.session.rollback()
         log.info("subscription %s: already sent by a concurrent run", subscription_id)
         return Outcome.DUPLICATE
+    except (OperationalError, SoftTimeLimitExceeded):
+        raise  # the database itself, or a task out of time: not this subscription's fault
+    except Exception as error:
+        db.session.rollback()
+        note_failure(subscription_id, claim_token, error)
+        raise
     return outcome
+
+
+def note_failure(subscription_id: int, claim_token: str, error: BaseException) -> None:
+    """Count a send of this subscription that raised; park it after DRIP_MAX_FAILURES in a
+    row, so that it is not tried every claim timeout forever. Commits."""
+    try:
+        subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
+        if subscription is None or subscription.claim_token != claim_token:
+            db.session.rollback()
+            return  # another run moved it meanwhile (a transition, a newer claim)
+        subscription.failure_count = (subscription.failure_count or 0) + 1
+        limit = int(current_app.config["DRIP_MAX_FAILURES"])
+        if subscription.failure_count >= limit:
+            # The error's name, never its text (it may quote a body or a number).
+            reason = (
+                f"its send failed {subscription.failure_count} times in a row "
+                f"({type(error).__name__})"
+            )
+            states.park(subscription, clock_now(), reason)
+            log.warning("subscription %s parked: %s", subscription_id, reason)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - counting must not hide the send's own error
+        db.session.rollback()
+        log.warning("subscription %s: could not count its failure", subscription_id)
 
 
 def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int]:

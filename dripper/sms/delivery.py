@@ -12,6 +12,13 @@ pipeline for their locks, one transaction to start their attempts, the provider 
 (a few at a time, in threads), and one transaction for the answers. Whatever needs
 more than one plain attempt (a lookup, a retry, a busy lock) is handed to ``deliver``,
 one task per message, with the same backoff the single path uses.
+
+A refused send (429, 5xx, a timeout) is retried with capped exponential backoff for
+DELIVERY_RETRY_FOR (12 h) after the first refusal. A retry due within a few minutes waits
+in the broker (a countdown); a later one waits on the row (``retry_at``) and the retry
+sweep queues it when it is due, because Redis delivers a task whose ETA is past the
+visibility timeout a second time. A message the drip wrote carries the person's sending
+window and is held, not sent, while it is closed, right up to the provider call.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,9 +66,10 @@ from dripper.sms.base import (
     SendResult,
 )
 from dripper.sms.errors import apply_permanent_error, describe
-from dripper.sms.outbox import delivery_queue, is_reply
+from dripper.sms.queues import delivery_queue, is_reply
 from dripper.sms.ratelimit import Lane, SendRateWaitTooLong, get_limiter, redis_client
 from dripper.sms.senders import get_sender
+from dripper.window import SendWindow
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,13 @@ _LOOKUP_WINDOW = timedelta(days=2)
 LOOKUPS_BEFORE_RESEND = 2
 DEFAULT_LOOKUP_DELAY = 60.0
 _LOOKUPS_PREFIX = "dripper:sms:lookups:"
+
+#: A retry due sooner than this waits in the broker (a countdown); a later one waits on
+#: the row (``retry_at``) for the retry sweep. Well under the broker's visibility
+#: timeout (1 h), past which Redis would deliver the task twice.
+COUNTDOWN_LIMIT = 300.0
+#: Rounds a task waits for another worker's send lock before leaving the message to it.
+MAX_BUSY_RETRIES = 6
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -96,6 +111,7 @@ class Outcome(enum.StrEnum):
     MISSING = "missing"  # no such outbound message
     BUSY = "busy"  # another worker still holds the message's send lock
     HANDED_OFF = "handed_off"  # a chunk gave it to a single delivery task (retry, lookup)
+    DEFERRED = "deferred"  # waits on the row (retry_at): a later retry, or the window's opening
 
 
 class SendInProgress(RetryableSendError):
@@ -123,6 +139,8 @@ def deliver_message(message_id: int) -> Outcome:
         return Outcome.ALREADY_DONE
     if not may_send(message):
         return _cancel(message)
+    if _parked(message):
+        return Outcome.DEFERRED  # a stray run (a sweep, a redelivery): the retry sweep owns it
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     lock = _SendLock(redis_client(app), message_id)
@@ -162,6 +180,11 @@ def deliver_message(message_id: int) -> Outcome:
         message = _reload(message_id)
         if not may_send(message):
             return _cancel(message)
+        # Quiet hours are checked here, not only when the drip wrote the message: an
+        # outage or a backlog must not carry a lesson into the night.
+        opening = _window_opening(message)
+        if opening is not None:
+            return _defer(message, opening)
         if not _start_attempt(message_id, seen_attempts):
             return Outcome.ALREADY_DONE
         try:
@@ -226,6 +249,140 @@ def give_up(message_id: int, error: SendError) -> Outcome:
     return Outcome.FAILED
 
 
+@dataclass
+class NextStep:
+    """What follows a retryable failure: a countdown in the broker, or ``outcome`` now."""
+
+    outcome: Outcome
+    countdown: float | None = None
+
+
+def plan_retry(message_id: int, error: RetryableSendError, retries: int) -> NextStep:
+    """After a retryable failure: retry soon, park the row until later, or give up.
+
+    The provider refusing (``failing_since`` on the row) is retried for DELIVERY_RETRY_FOR,
+    each wait twice the last (capped, with jitter), moved to the window's next opening
+    for a message that has one. Waiting for the limiter or a lock never gives up.
+    """
+    from dripper.sms.tasks import retry_delay
+
+    if isinstance(error, SendInProgress):
+        # Bounded by the lock's lifetime: never a long ETA.
+        if retries >= MAX_BUSY_RETRIES:
+            return NextStep(Outcome.BUSY)
+        return NextStep(Outcome.BUSY, min(retry_delay(retries, error.retry_after), COUNTDOWN_LIMIT))
+    message = db.session.get(Message, message_id, populate_existing=True)
+    if message is None:
+        return NextStep(Outcome.MISSING)
+    if _done(message):
+        db.session.commit()
+        return NextStep(Outcome.ALREADY_DONE)
+    moment = now()
+    if message.failing_since is not None and moment - message.failing_since >= retry_budget():
+        return NextStep(give_up(message_id, error))
+    # The row's attempts carry the backoff across parked rounds (each a new task).
+    delay = retry_delay(max(retries, message.attempts - 1, 0), error.retry_after)
+    due = moment + timedelta(seconds=delay)
+    window = SendWindow.from_json(message.send_window)
+    if window is not None:
+        due = window.next_opening(due)  # a retry at night waits for the morning
+    wait = (due - moment).total_seconds()
+    if wait < COUNTDOWN_LIMIT:
+        db.session.commit()
+        return NextStep(Outcome.DEFERRED, wait)
+    _park(message, due)
+    db.session.commit()
+    log.info("message %s: next attempt at %s", message_id, due.isoformat(timespec="seconds"))
+    return NextStep(Outcome.DEFERRED)
+
+
+def retry_budget() -> timedelta:
+    """How long after the first refusal a message is still retried (DELIVERY_RETRY_FOR)."""
+    return timedelta(seconds=float(current_app.config["DELIVERY_RETRY_FOR"]))
+
+
+def claim_due_retries(limit: int = 5000) -> list[tuple[int, int, MessageKind]]:
+    """Take the parked messages whose retry is due (their ``retry_at`` cleared); returns
+    (id, attempts, kind) of each, for the caller to queue after it commits.
+
+    A message taken here whose task is then lost has no ``retry_at`` any more: the
+    lost-delivery sweep finds it like any other pending message.
+    """
+    moment = now()
+    due = list(
+        db.session.scalars(
+            select(Message.id)
+            .where(
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.PENDING,
+                Message.provider_sid.is_(None),
+                Message.retry_at <= moment,
+            )
+            .order_by(Message.retry_at, Message.id)
+            .limit(limit)
+        )
+    )
+    if not due:
+        return []
+    # A compare-and-set: two sweeps at once take each message once.
+    taken = db.session.execute(
+        update(Message)
+        .where(Message.id.in_(due), Message.retry_at <= moment)
+        .values(retry_at=None)
+        .returning(Message.id, Message.attempts, Message.kind)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted((row.id, row.attempts, row.kind) for row in taken)
+
+
+def failures(limit: int = 100) -> list[DeliveryFailure]:
+    """Messages that finally failed and were not sent again since, newest first."""
+    return list(
+        db.session.scalars(
+            select(DeliveryFailure)
+            .join(DeliveryFailure.message)
+            .where(
+                DeliveryFailure.replayed_at.is_(None),
+                Message.status == MessageStatus.FAILED,
+                Message.provider_sid.is_(None),
+            )
+            .options(joinedload(DeliveryFailure.message))
+            .order_by(DeliveryFailure.created_at.desc(), DeliveryFailure.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def revive(message: Message) -> None:
+    """Make a finally-failed message pending again (the same row, so it goes once) and
+    queue it after commit. Its open failures count as replayed.
+
+    ``attempts`` is kept: if an earlier attempt's outcome was never known, the message
+    is looked up at the provider before it is sent again.
+    """
+    from dripper.sms.tasks import deliver
+
+    moment = now()
+    message.status = MessageStatus.PENDING
+    message.error_code = None
+    message.error_message = None
+    message.retry_at = None
+    message.failing_since = None
+    message.status_at = moment
+    db.session.execute(
+        update(DeliveryFailure)
+        .where(DeliveryFailure.message_id == message.id, DeliveryFailure.replayed_at.is_(None))
+        .values(replayed_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    enqueue_after_commit(deliver, message.id, queue=delivery_queue(message.kind))
+
+
+def may_revive(message: Message) -> bool:
+    """Whether a message finally failed without the provider ever accepting it."""
+    return message.status is MessageStatus.FAILED and not message.provider_sid
+
+
 class ReplayError(Exception):
     """This failure cannot be replayed (unknown, already replayed, or no longer failed)."""
 
@@ -242,16 +399,9 @@ def replay_failure(failure_id: int) -> Message:
     if failure.replayed_at is not None:
         raise ReplayError(f"delivery failure {failure_id} was already replayed")
     message = failure.message
-    if message.status is not MessageStatus.FAILED or message.provider_sid:
+    if not may_revive(message):
         raise ReplayError(f"message {message.id} is {message.status.value}, not failed")
-    message.status = MessageStatus.PENDING
-    message.error_code = None
-    message.error_message = None
-    message.status_at = now()
-    failure.replayed_at = now()
-    from dripper.sms.tasks import deliver
-
-    enqueue_after_commit(deliver, message.id, queue=delivery_queue(message.kind))
+    revive(message)
     db.session.commit()
     log.info("message %s replayed (failure %s)", message.id, failure.id)
     return message
@@ -273,6 +423,7 @@ def stale_messages(older_than: timedelta, limit: int = 500, *, after_id: int = 0
                 Message.status == MessageStatus.PENDING,
                 Message.provider_sid.is_(None),
                 Message.id > after_id,
+                Message.retry_at.is_(None),  # parked: the retry sweep queues it when due
                 touched < cutoff,
             )
             .order_by(Message.id)
@@ -381,6 +532,37 @@ def _mark_canceled(message: Message) -> None:
     log.info("message %s to %s canceled: not textable", message.id, mask_phone(message.phone))
 
 
+def _parked(message: Message) -> bool:
+    return message.retry_at is not None and message.retry_at > now()
+
+
+def _window_opening(message: Message) -> datetime | None:
+    """When the message's sending window next opens, if it is closed now (else None)."""
+    window = SendWindow.from_json(message.send_window)
+    if window is None:
+        return None  # a reply to the person's own text: no window
+    moment = now()
+    return None if window.is_open(moment) else window.next_opening(moment)
+
+
+def _park(message: Message, due: datetime) -> None:
+    message.retry_at = due
+    message.status_at = now()
+
+
+def _defer(message: Message, opening: datetime) -> Outcome:
+    """Hold the message (not sent, not counted as sent) until its window opens."""
+    _park(message, opening)
+    db.session.commit()
+    log.info(
+        "message %s to %s held until %s: outside the sending window",
+        message.id,
+        mask_phone(message.phone),
+        opening.isoformat(timespec="minutes"),
+    )
+    return Outcome.DEFERRED
+
+
 def _start_attempt(message_id: int, seen_attempts: int) -> bool:
     """Commit that an attempt starts, so a lost answer is known to need a lookup.
 
@@ -439,6 +621,8 @@ def _note_error(message: Message, error: RetryableSendError) -> None:
     # the next attempt starts.
     message.error_code = error.code
     message.error_message = str(error)
+    if message.failing_since is None:
+        message.failing_since = now()  # retries go on for DELIVERY_RETRY_FOR from here
 
 
 def _fail(message: Message, error: SendError, *, reason: str) -> None:
@@ -694,6 +878,11 @@ def _start_attempts(held: list[int], report: ChunkReport) -> list[tuple[int, str
         elif not may_send(message):  # a STOP may have come in meanwhile
             _mark_canceled(message)
             report.note(message_id, Outcome.CANCELED)
+        elif _parked(message):
+            report.note(message_id, Outcome.DEFERRED)
+        elif (opening := _window_opening(message)) is not None:
+            _park(message, opening)  # the window closed meanwhile: held until it opens
+            report.note(message_id, Outcome.DEFERRED)
         elif message.attempts > 0:
             report.hand_off(message_id)
         else:
@@ -820,6 +1009,16 @@ def _publish(report: ChunkReport) -> None:
     from dripper.sms.tasks import deliver
 
     handoffs, report.handoffs = report.handoffs, []
+    later = [handoff for handoff in handoffs if handoff.countdown >= COUNTDOWN_LIMIT]
+    if later:
+        # Too far off for a broker ETA: they wait on the row for the retry sweep (or,
+        # if that write fails, in the broker for as long as is safe, then wait again).
+        parked = _park_many(later)
+        handoffs = [
+            h if h.countdown < COUNTDOWN_LIMIT else replace(h, countdown=COUNTDOWN_LIMIT - 1)
+            for h in handoffs
+            if not (parked and h.countdown >= COUNTDOWN_LIMIT)
+        ]
     for handoff in handoffs:
         try:
             deliver.apply_async(
@@ -829,6 +1028,25 @@ def _publish(report: ChunkReport) -> None:
             )
         except Exception:  # noqa: BLE001 - the sweep finds it later
             log.warning("could not queue delivery of %s; the sweep retries it", handoff.message_id)
+
+
+def _park_many(handoffs: list[Handoff]) -> bool:
+    """Park hand-offs whose wait is too long for a broker ETA; False if that failed."""
+    moment = now()
+    try:
+        db.session.execute(
+            update(Message),
+            [
+                {"id": h.message_id, "retry_at": moment + timedelta(seconds=h.countdown)}
+                for h in handoffs
+            ],
+        )
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - queued with a shorter countdown instead
+        db.session.rollback()
+        log.warning("could not park %d deliveries; queued for later", len(handoffs))
+        return False
+    return True
 
 
 def _sleep_until(moment: float) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
 from dripper.clock import now as clock_now
 from dripper.extensions import db
-from dripper.jobs import DEFAULT_QUEUE, REPLY_QUEUE, enqueue_after_commit
+from dripper.jobs import enqueue_after_commit
 from dripper.models import (
     Direction,
     Lesson,
@@ -20,6 +22,9 @@ from dripper.models import (
     Subscriber,
     Subscription,
 )
+from dripper.sms.delivery import may_revive, revive
+from dripper.sms.queues import delivery_queue
+from dripper.window import SendWindow
 
 _COLLECTED = "dripper.sms.collected_deliveries"
 _ANSWER = "dripper.sms.webhook_answer"
@@ -29,23 +34,6 @@ _ANSWER = "dripper.sms.webhook_answer"
 IN_WEBHOOK_ANSWER = frozenset(
     {MessageKind.CRISIS_RESPONSE, MessageKind.STOP_CONFIRMATION, MessageKind.HELP}
 )
-
-#: What the drip sends on its own schedule. Every other outbound kind answers a person's
-#: own text (or their signup) and goes ahead of the drip: a queue of its own, and a
-#: share of the send rate the drip leaves free.
-DRIP_KINDS = frozenset(
-    {MessageKind.LESSON, MessageKind.QUESTION, MessageKind.CHECK_IN, MessageKind.OFFER}
-)
-
-
-def is_reply(kind: MessageKind) -> bool:
-    """Whether a message of this kind answers a person rather than drips a lesson."""
-    return kind not in DRIP_KINDS
-
-
-def delivery_queue(kind: MessageKind) -> str:
-    """The Celery queue a message of this kind is delivered from."""
-    return REPLY_QUEUE if is_reply(kind) else DEFAULT_QUEUE
 
 
 def lesson_key(subscription_id: int, lesson_id: int | None, kind: str) -> str:
@@ -64,6 +52,11 @@ class Collected:
     covered: set[int] = field(default_factory=set)
     known_keys: set[str] = field(default_factory=set)
     lessons: dict[int, set[int]] = field(default_factory=dict)
+    #: Of ``known_keys``: messages held up (retrying, or waiting for their window), and
+    #: messages that finally failed without the provider ever accepting them (written
+    #: again, they go once more).
+    retrying_keys: set[str] = field(default_factory=set)
+    failed_keys: set[str] = field(default_factory=set)
 
     def message_ids(self) -> list[int]:
         """The ids of the collected messages; flushes them first if need be."""
@@ -96,14 +89,31 @@ def collect_deliveries(subscription_ids: Iterable[int] = ()) -> Iterator[Collect
     if wanted:
         rows = db.session.execute(
             select(
-                Message.subscription_id, Message.dedupe_key, Message.kind, Message.lesson_id
+                Message.subscription_id,
+                Message.dedupe_key,
+                Message.kind,
+                Message.lesson_id,
+                Message.status,
+                Message.provider_sid,
+                Message.attempts,
+                Message.retry_at,
             ).where(Message.subscription_id.in_(wanted), Message.direction == Direction.OUTBOUND)
         )
         collector.lessons = {subscription_id: set() for subscription_id in wanted}
-        for subscription_id, key, kind, lesson_id in rows:
+        for subscription_id, key, kind, lesson_id, status, sid, attempts, retry_at in rows:
+            state = delivery_state(status, sid, attempts, retry_at)
             if key is not None:
                 collector.known_keys.add(key)
-            if kind is MessageKind.LESSON and lesson_id is not None and subscription_id:
+                if state is DeliveryState.RETRYING:
+                    collector.retrying_keys.add(key)
+                elif state is DeliveryState.FAILED:
+                    collector.failed_keys.add(key)
+            if (
+                kind is MessageKind.LESSON
+                and lesson_id is not None
+                and subscription_id
+                and state is not DeliveryState.FAILED
+            ):
                 collector.lessons[subscription_id].add(lesson_id)
         collector.covered = set(wanted)
     previous = db.session.info.get(_COLLECTED)
@@ -139,6 +149,60 @@ def webhook_answer() -> Iterator[list[Message]]:
             db.session.info[_ANSWER] = previous
 
 
+class DeliveryState(enum.StrEnum):
+    """Where a message stands for whoever wrote it: not sent yet, out, or lost for good."""
+
+    QUEUED = "queued"  # not sent yet, and nothing has held it up
+    RETRYING = "retrying"  # refused so far and retrying, or held until its window opens
+    OUT = "out"  # the provider has it (whatever the carrier did with it since)
+    FAILED = "failed"  # finally failed, never accepted by the provider: may go once more
+    CANCELED = "canceled"  # the person may not be texted
+
+
+def delivery_state(
+    status: MessageStatus,
+    provider_sid: str | None,
+    attempts: int | None = 0,
+    retry_at: datetime | None = None,
+) -> DeliveryState:
+    """The DeliveryState of a message with these columns."""
+    if provider_sid:
+        return DeliveryState.OUT
+    if status is MessageStatus.PENDING:
+        held_up = bool(attempts) or retry_at is not None
+        return DeliveryState.RETRYING if held_up else DeliveryState.QUEUED
+    if status is MessageStatus.FAILED:
+        return DeliveryState.FAILED
+    if status is MessageStatus.CANCELED:
+        return DeliveryState.CANCELED
+    return DeliveryState.OUT
+
+
+def state_of(dedupe_key: str, subscription_id: int | None = None) -> DeliveryState | None:
+    """The DeliveryState of the message written under this key, or None if there is none.
+
+    Within a ``collect_deliveries`` block covering ``subscription_id``, read from the
+    chunk's rows (no query); a canceled or queued message reads as out there.
+    """
+    chunk = collected()
+    if chunk is not None and subscription_id in chunk.covered:
+        if dedupe_key not in chunk.known_keys:
+            return None
+        if dedupe_key in chunk.failed_keys:
+            return DeliveryState.FAILED
+        if dedupe_key in chunk.retrying_keys:
+            return DeliveryState.RETRYING
+        return DeliveryState.OUT
+    row = db.session.execute(
+        select(Message.status, Message.provider_sid, Message.attempts, Message.retry_at).where(
+            Message.dedupe_key == dedupe_key
+        )
+    ).first()
+    if row is None:
+        return None
+    return delivery_state(row.status, row.provider_sid, row.attempts, row.retry_at)
+
+
 def queue_deliveries(message_ids: list[int]) -> None:
     """Queue the delivery of stored messages once the caller commits: one task for all."""
     from dripper.sms.tasks import deliver, deliver_batch
@@ -158,12 +222,17 @@ def queue_message(
     subscription: Subscription | None = None,
     lesson: Lesson | None = None,
     dedupe_key: str | None = None,
+    window: SendWindow | None = None,
 ) -> Message:
     """Store an outbound message as pending and queue its delivery once the caller commits.
 
     With a ``dedupe_key`` the message is written at most once: asking again returns
     the row already written (and queues nothing), which is what makes the drip
-    exactly-once when a task runs twice.
+    exactly-once when a task runs twice. Asking again for one that finally failed
+    without the provider ever taking it sends that same row once more.
+
+    With a ``window`` (the drip's messages) it goes out only while that window is open;
+    without one (a reply to the person's own text) it goes at once.
     """
     collector = collected()
     if dedupe_key is not None and not (
@@ -174,6 +243,16 @@ def queue_message(
     ):
         existing = db.session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
         if existing is not None:
+            if may_revive(existing):
+                # The same row, not a new one: a replay and this can never both send it.
+                if window is not None:
+                    existing.send_window = window.to_json()
+                revive(existing)
+                if collector is not None:
+                    collector.failed_keys.discard(dedupe_key)
+                    collector.retrying_keys.add(dedupe_key)
+                    if kind is MessageKind.LESSON and lesson is not None and subscription:
+                        collector.lessons.setdefault(subscription.id, set()).add(lesson.id)
             return existing
     answer = db.session.info.get(_ANSWER) if kind in IN_WEBHOOK_ANSWER else None
     at = clock_now()  # the sandbox's time too, so a timeline reads in order
@@ -187,6 +266,7 @@ def queue_message(
         body=body,
         status=MessageStatus.PENDING if answer is None else MessageStatus.TWIML,
         dedupe_key=dedupe_key,
+        send_window=window.to_json() if window is not None else None,
         created_at=at,
         sent_at=None if answer is None else at,
         status_at=None if answer is None else at,

@@ -1,4 +1,5 @@
-"""Celery tasks of the sending side: deliver one message or a chunk; sweep up lost ones."""
+"""Celery tasks of the sending side: deliver one message or a chunk; sweep up lost ones
+and queue the retries that are due."""
 
 from __future__ import annotations
 
@@ -7,28 +8,32 @@ import random
 from datetime import timedelta
 
 from celery import Task, shared_task
-from flask import current_app
+from flask import current_app, has_app_context
 
+from dripper.extensions import db
+from dripper.jobs import enqueue_after_commit
 from dripper.sms.base import RetryableSendError
 from dripper.sms.delivery import (
     Outcome,
     being_sent,
+    claim_due_retries,
     deliver_message,
     deliver_messages,
-    give_up,
+    plan_retry,
     replay_failure,
     stale_messages,
 )
-from dripper.sms.outbox import delivery_queue
+from dripper.sms.queues import delivery_queue, is_reply
 from dripper.sms.ratelimit import redis_client
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 6
+#: Defaults of DELIVERY_RETRY_BASE and DELIVERY_RETRY_MAX_DELAY (outside an app).
 BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
-# Well under the broker's visibility timeout (1 h): a longer countdown would be
-# delivered again before it is due.
-BACKOFF_MAX = 600.0
+BACKOFF_MAX = 1800.0
+
+#: Messages per chunk delivery task when the retry sweep queues never-tried messages.
+RETRY_CHUNK = 50
 
 #: How long a swept message is left alone before the sweep may queue it again.
 SWEEP_QUIET = 900
@@ -38,21 +43,29 @@ SWEEP_MAX = 2000
 
 
 def retry_delay(retries: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, never sooner than the provider asked."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**retries)
+    """Exponential backoff with jitter, never sooner than the provider asked.
+
+    Waits past a few minutes are not broker countdowns: ``plan_retry`` parks them.
+    """
+    base, cap = BACKOFF_BASE, BACKOFF_MAX
+    if has_app_context():
+        base = float(current_app.config.get("DELIVERY_RETRY_BASE") or base)
+        cap = float(current_app.config.get("DELIVERY_RETRY_MAX_DELAY") or cap)
+    ceiling = min(cap, base * 2 ** min(retries, 32))
     # Jitter spreads a burst of throttled tasks so they do not come back together.
     delay = random.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
 
 
-# Retries are handled in the body rather than with autoretry_for, so that giving up
-# (recording the failure) happens inside the task, in the app context, like the rest.
+# Retries are handled in the body rather than with autoretry_for, so that parking the
+# row or giving up (recording the failure) happens inside the task, in the app context.
+# The task's own retries are only the short ones; plan_retry bounds them all.
 @shared_task(
     bind=True,
     name="dripper.sms.deliver",
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=MAX_RETRIES,
+    max_retries=None,
     # Above the limiter's longest wait plus a send and two lookups; below the send lock.
     soft_time_limit=120,
     time_limit=150,
@@ -62,11 +75,10 @@ def deliver(self: Task, message_id: int) -> str:
     try:
         return deliver_message(message_id).value
     except RetryableSendError as error:
-        if self.request.retries >= self.max_retries:
-            return give_up(message_id, error).value
-        raise self.retry(
-            exc=error, countdown=retry_delay(self.request.retries, error.retry_after)
-        ) from error
+        step = plan_retry(message_id, error, self.request.retries)
+        if step.countdown is None:
+            return step.outcome.value
+        raise self.retry(exc=error, countdown=step.countdown) from error
 
 
 @shared_task(
@@ -116,11 +128,33 @@ def sweep_unsent() -> int:
     return queued
 
 
+@shared_task(name="dripper.sms.retry_due", acks_late=True, soft_time_limit=50, time_limit=55)
+def retry_due() -> int:
+    """Queue the deliveries whose retry (or sending window) is due now."""
+    due = claim_due_retries()
+    # Held for the window and never tried (a morning's lessons): in chunks, as the drip
+    # queues them; one whose earlier attempt may have gone through is looked up alone.
+    # Answers to a person go one by one on their own queue, ahead of the drip.
+    fresh = [
+        message_id for message_id, attempts, kind in due if not attempts and not is_reply(kind)
+    ]
+    for start in range(0, len(fresh), RETRY_CHUNK):
+        enqueue_after_commit(deliver_batch, fresh[start : start + RETRY_CHUNK])
+    for message_id, attempts, kind in due:
+        if attempts or is_reply(kind):
+            enqueue_after_commit(deliver, message_id, queue=delivery_queue(kind))
+    db.session.commit()
+    if due:
+        log.info("queued %d due retries", len(due))
+    return len(due)
+
+
 __all__ = [
     "Outcome",
     "deliver",
     "deliver_batch",
     "replay_failure",
     "retry_delay",
+    "retry_due",
     "sweep_unsent",
 ]

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
@@ -19,7 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from twilio_fake import FakeTwilio
 
+from dripper.clock import now, sandbox_clock
 from dripper.extensions import db
+from dripper.logs import mask_phone
 from dripper.models import (
     Course,
     DeliveryFailure,
@@ -34,10 +37,12 @@ from dripper.models import (
 )
 from dripper.sms.delivery import ReplayError, replay_failure
 from dripper.sms.outbox import queue_message
-from dripper.sms.tasks import MAX_RETRIES, deliver, sweep_unsent
+from dripper.sms.tasks import deliver, retry_due, sweep_unsent
+from dripper.window import SendWindow
 
 PHONE = "+15005550123"
 SERVICE_SID = "MG" + "5" * 32
+NY = "America/New_York"
 
 
 @pytest.fixture
@@ -171,15 +176,37 @@ def test_server_error_and_full_queue_are_retried(app: Flask, twilio_server: Fake
     assert len(twilio_server.messages) == 1
 
 
-def test_retries_exhausted_leave_a_failure_an_admin_can_replay(
-    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+def test_a_send_refused_for_minutes_waits_on_its_row_not_in_the_broker(
+    app: Flask, twilio_server: FakeTwilio
 ) -> None:
-    twilio_server.throttle_next(MAX_RETRIES + 1)
+    twilio_server.outage(500)
     message_id = stored(subscriber=person())
 
+    # The first retries come within seconds; once the wait grows past a few minutes the
+    # row is parked for the retry sweep instead of a long broker ETA.
+    assert run(message_id) == "deferred"
+
+    message = fresh(message_id)
+    assert message.status is MessageStatus.PENDING
+    assert message.retry_at is not None and message.retry_at > now() + timedelta(minutes=4)
+    assert message.attempts == len(twilio_server.sends()) > 1
+    assert failures(message_id) == []
+    assert retry_due.apply().get() == 0  # not due yet
+
+
+def test_a_send_refused_past_the_retry_period_fails_and_an_admin_can_replay_it(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    twilio_server.outage(429)
+    message_id = stored(subscriber=person())
+    assert run(message_id) == "deferred"
+
+    sandbox_clock().advance(timedelta(seconds=app.config["DELIVERY_RETRY_FOR"] + 60))
+    queued.clear()
+    assert retry_due.apply().get() == 1
+    assert queued == [("dripper.sms.deliver", (message_id,))]
     assert run(message_id) == "failed"
 
-    assert len(twilio_server.sends()) == MAX_RETRIES + 1
     assert twilio_server.messages == []
     message = fresh(message_id)
     assert message.status is MessageStatus.FAILED
@@ -187,6 +214,7 @@ def test_retries_exhausted_leave_a_failure_an_admin_can_replay(
     [failure] = failures(message_id)
     assert "gave up" in failure.reason
 
+    twilio_server.recover()
     queued.clear()
     replay_failure(failure.id)
 
@@ -617,3 +645,55 @@ def test_a_failure_is_replayed_once(
         replay_failure(failure.id)
     with pytest.raises(ReplayError):
         replay_failure(failure.id + 1000)
+
+
+def test_delivery_failures_lists_failed_messages_and_replay_sends_one_once(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    body = "Day 1: something private about resistance."
+    twilio_server.fail_next(21408)  # the region is not enabled on the account
+    message_id = stored(body, subscriber=person())
+    assert run(message_id) == "failed"
+    [failure] = failures(message_id)
+    runner = app.test_cli_runner()
+
+    listing = runner.invoke(args=["delivery", "failures"])
+
+    assert listing.exit_code == 0, listing.output
+    [line] = listing.output.splitlines()
+    assert line.split("\t")[:3] == [str(failure.id), line.split("\t")[1], "lesson"]
+    assert "21408" in line
+    assert body not in listing.output and PHONE not in listing.output  # never the text
+    assert mask_phone(PHONE) in line
+
+    queued.clear()
+    replayed = runner.invoke(args=["delivery", "replay", str(failure.id)])
+    assert replayed.exit_code == 0, replayed.output
+    assert queued == [("dripper.sms.deliver", (message_id,))]
+    assert run(message_id) == "sent"
+    assert [m.body for m in twilio_server.messages] == [body]
+
+    assert "no failed messages" in runner.invoke(args=["delivery", "failures"]).output
+    again = runner.invoke(args=["delivery", "replay", str(failure.id)])
+    assert again.exit_code != 0 and "already replayed" in again.output
+    assert len(twilio_server.messages) == 1
+
+
+def test_a_lesson_is_held_outside_its_window_but_an_answer_to_help_goes_at_once(
+    app: Flask, twilio_server: FakeTwilio
+) -> None:
+    eleven_pm = datetime(2026, 3, 9, 23, 0, tzinfo=ZoneInfo(NY))
+    sandbox_clock().set(eleven_pm)
+    subscriber = person()
+    window = SendWindow.from_json({"zones": [NY], "opens": "08:00", "closes": "21:00"})
+    lesson = queue_message(PHONE, MessageKind.LESSON, "Day 1", subscriber=subscriber, window=window)
+    help_answer = stored("Reply STOP to stop.", subscriber=subscriber, kind=MessageKind.HELP)
+    db.session.commit()
+
+    assert run(lesson.id) == "deferred"
+    assert run(help_answer) == "sent"
+
+    assert [m.body for m in twilio_server.messages] == ["Reply STOP to stop."]
+    held = fresh(lesson.id)
+    assert (held.status, held.attempts, held.sent_at) == (MessageStatus.PENDING, 0, None)
+    assert held.retry_at == datetime(2026, 3, 10, 8, 0, tzinfo=ZoneInfo(NY))
