@@ -39,8 +39,7 @@ from dripper.readiness.model import (
     training_rows,
 )
 from dripper.readiness.rules import (
-    crisis_reason,
-    crisis_review_reason,
+    crisis_assessment,
     has_risk_words,
     keyword_baseline,
     match_command,
@@ -217,7 +216,8 @@ class Classifier:
         if not norm:
             return Classification(text, ReplyLabel.NEUTRAL, 1.0, "keyword", rule="empty")
 
-        if reason := crisis_reason(norm):
+        reason, review = crisis_assessment(norm)
+        if reason:
             return Classification(
                 text,
                 ReplyLabel.CRISIS,
@@ -226,7 +226,6 @@ class Classifier:
                 needs_review=True,
                 rule=reason,
             )
-        review = crisis_review_reason(norm)
         probs = self.model.probability_vector(norm, question)
         if self._crisis is not None:
             p, verdict = self._crisis_probability(norm, probs, question)

@@ -15,6 +15,7 @@ same reading. The trained weights decide what each pair means.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from dripper.readiness.rules import normalise_text
 
@@ -63,14 +64,18 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def question_cues(question: str | None) -> list[str]:
-    """The kinds of question this is (see ``_QUESTION_CUES``); empty when there is none."""
+@lru_cache(maxsize=1024)
+def question_cues(question: str | None) -> tuple[str, ...]:
+    """The kinds of question this is (see ``_QUESTION_CUES``); empty when there is none.
+
+    Cached: a course asks a few dozen questions, and every answer repeats one of them.
+    """
     if not question:
-        return []
+        return ()
     norm = normalise_text(question)
     if not norm:
-        return []
-    return ["any"] + [name for name, pattern in _QUESTION_CUES if pattern.search(norm)]
+        return ()
+    return ("any", *(name for name, pattern in _QUESTION_CUES if pattern.search(norm)))
 
 
 # --- the reply -----------------------------------------------------------------------------

@@ -489,21 +489,43 @@ def _strong_reason(norm: str) -> str | None:
     return None
 
 
-def crisis_review_reason(text: str) -> str | None:
-    """Name the safety pattern a reply matches only as a hypothetical, plan or chronic worry.
+def crisis_assessment(text: str) -> tuple[str | None, str | None]:
+    """``(crisis, review)``: the safety pattern that makes a reply a crisis, or else the one it
+    matches only as a hypothetical, a plan or a chronic worry (the team should read it; no crisis
+    lines). At most one of the two is set.
 
-    Such a reply is not a crisis (no crisis lines are texted), but the team should read it.
+    Strong patterns win outright unless they match only inside such a hypothetical. Weak ones
+    ("kill", "die") count only after hyperbole such as "this week is killing me" is taken out and
+    when the reply is not openly joking.
     """
     norm = _danger_text(text)
-    if (name := _strong_reason(norm)) is None:
-        return None
-    actual = without_hypotheticals(norm)
-    if (still := _strong_reason(actual)) is None:
-        return name
-    if still == "emergency" and _CONDITIONAL.search(norm):
-        # "… i'd call the police", "and 988": a plan, not a call for help now.
-        return still
-    return None
+    name = _strong_reason(norm)
+    if name is not None:
+        actual = without_hypotheticals(norm) if _HYPOTHETICAL.search(norm) else norm
+        still = name if actual is norm else _strong_reason(actual)
+        if still is None:
+            return None, name
+        if still == "emergency" and _CONDITIONAL.search(norm):
+            # "… i'd call the police", "and 988": a plan, not a call for help now.
+            return None, still
+        return still, None
+    plain = _HYPERBOLE.sub(" ", without_hypotheticals(norm))
+    if _JOKING.search(plain):
+        return None, None
+    for weak, pattern in _WEAK_CRISIS:
+        if pattern.search(plain):
+            return weak, None
+    return None, None
+
+
+def crisis_reason(text: str) -> str | None:
+    """Name the safety pattern that makes a reply a crisis, or ``None`` (see crisis_assessment)."""
+    return crisis_assessment(text)[0]
+
+
+def crisis_review_reason(text: str) -> str | None:
+    """Name the safety pattern a reply matches only as a hypothetical, plan or chronic worry."""
+    return crisis_assessment(text)[1]
 
 
 def without_figures(text: str) -> str:
@@ -515,30 +537,6 @@ def without_figures(text: str) -> str:
 def without_hypotheticals(text: str) -> str:
     """A reply with its imagined, planned or chronic dangers taken out (see ``_HYPOTHETICAL``)."""
     return _HYPOTHETICAL.sub(" ", normalise_text(text))
-
-
-def crisis_reason(text: str) -> str | None:
-    """Name the safety pattern a reply matches, or ``None``.
-
-    Strong patterns win outright, unless they match only inside a hypothetical, a plan or a
-    chronic worry (``crisis_review_reason`` then names them). Weak ones ("kill", "die") count only
-    after hyperbole such as "this week is killing me" is taken out and when the reply is not
-    openly joking.
-    """
-    norm = _danger_text(text)
-    if _strong_reason(norm) is not None and crisis_review_reason(norm) is not None:
-        return None
-    norm = without_hypotheticals(norm)
-    for name, pattern in _CRISIS_STRONG:
-        if pattern.search(norm):
-            return name
-    plain = _HYPERBOLE.sub(" ", norm)
-    if _JOKING.search(plain):
-        return None
-    for name, pattern in _WEAK_CRISIS:
-        if pattern.search(plain):
-            return name
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1110,7 +1108,7 @@ _HELP = _rx(
     what\s+program|which\s+program|how\s+did\s+you\s+get\s+my\s+number|did\s+i\s+sign\s+up|
     (?:didn'?t|did\s+not)\s+(?:get|receive)\s+(?:today'?s|the|my|a)\s+(?:lesson|text|message)|
     link\s+(?:doesn'?t|does\s+not|isn'?t|won'?t)\s+work|(?:broken|dead)\s+link|
-    (?<!of\s)(?<!about\s)(?<!know\s)what\s+happens\s+(?:now|next|when|after|if)|do\s+i\s+(?:have|need)\s+to\s+(?:answer|reply|respond)|
+    (?<!of\s)(?<!about\s)(?<!know\s)(?<!matter\s)(?<!matters\s)what\s+happens\s+(?:now|next|when|after|if)|do\s+i\s+(?:have|need)\s+to\s+(?:answer|reply|respond)|
     (?:does|do)\s+(?:anyone|anybody|someone|you)\s+(?:actually\s+)?(?:read|see|keep)|
     is\s+my\s+(?:number|info|data)|(?:can|do)\s+i\s+get\s+(?:these|them|the\s+lessons|it)\s+(?:by|in|on|as)|
     in\s+spanish|en\s+espa[nñ]ol|\ban\s+app\b|\bapp\s+(?:for|version)|website|is\s+there\s+(?:a|an|any)\s+(?:app|version|number|
