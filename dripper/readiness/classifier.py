@@ -8,7 +8,12 @@ Layers run cheapest first, and each may settle the reply:
 3. ``command``: plain-language commands with their arguments ("pause till monday").
 4. ``model``: the trained model, for readiness labels and any intent the rules left open.
 
-Pacing should take the gentlest path whenever ``needs_review`` is set.
+Pacing should take the gentlest path whenever ``needs_review`` is set. ``crisis_review`` marks a
+reply that may be about danger but reads as a worry, a plan or a hypothetical: the team should be
+alerted to read it, and the person is *not* texted the crisis lines.
+
+A reply is read in its conversation: ``classify(text, question)`` takes the question it answers
+(``dripper.readiness.context``), so a report of the loved one's pushback reads as engagement.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
@@ -28,13 +33,14 @@ from dripper.readiness.evaluation import EvaluationReport, score
 from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.model import (
     CORPUS_DIR,
+    Example,
     TrainedModel,
     read_corpus,
     train,
     training_rows,
 )
 from dripper.readiness.rules import (
-    crisis_reason,
+    crisis_assessment,
     has_risk_words,
     keyword_baseline,
     match_command,
@@ -44,16 +50,21 @@ from dripper.readiness.rules import (
     own_habit,
     pause_days,
     reschedule_time,
-    without_hyperbole,
+    without_figures,
 )
 
 __all__ = [
+    "ANSWERS_SOURCE",
+    "OTHER_SITUATIONS_DIR",
+    "STANDALONE_SOURCES",
     "Classification",
     "Classifier",
     "EvaluationReport",
     "TrainedModel",
     "cross_validate",
+    "cross_validate_by_question",
     "evaluate",
+    "evaluate_in_context",
     "evaluate_keyword_baseline",
     "keyword_baseline",
     "train",
@@ -70,6 +81,12 @@ CRISIS_PROBABILITY = 0.5
 #: costs far more than an admin reading a false alarm. Both were chosen by cross-validation on the
 #: training split for about 2% false alarms on replies that are not crises.
 CRISIS_PROBABILITY_WITH_RISK_WORDS = 0.25
+#: Below the crisis thresholds, a crisis probability this high with a word that can carry danger
+#: flags the reply for the team to read (``crisis_review``), without texting the crisis lines.
+CRISIS_REVIEW_PROBABILITY = 0.15
+#: When the rules read a reply's danger words as a hypothetical, plan or chronic worry, or as a
+#: past event now over, the model alone must be this sure to call it a crisis all the same.
+CRISIS_OVERRULE_PROBABILITY = 0.8
 #: A reply with no word that can carry danger needs at least this many words before the model
 #: alone may call it a crisis.
 MODEL_CRISIS_MIN_WORDS = 4
@@ -85,6 +102,13 @@ _COMMAND_CONFIDENCE = 0.9
 
 #: Where ``Classifier.load`` looks when no path is given and ``DRIPPER_CLASSIFIER_MODEL`` is unset.
 MODEL_ENV = "DRIPPER_CLASSIFIER_MODEL"
+
+#: The corpus files of replies read alone: the original held-out split is their test rows.
+STANDALONE_SOURCES = ("intents", "readiness")
+#: The corpus file of answers to the course's questions (split by question).
+ANSWERS_SOURCE = "answers"
+#: Replies about other helping situations, never trained on (docs/LABELLING.md).
+OTHER_SITUATIONS_DIR = CORPUS_DIR / "heldout"
 
 _KEYWORD_LABELS = {
     Keyword.STOP: ReplyLabel.OPT_OUT,
@@ -120,6 +144,11 @@ class Classification:
     at: time | None = None
     needs_review: bool = False
     rule: str | None = None
+    #: Possibly about danger, but read as a worry, plan or hypothetical: alert the team to review
+    #: it; do not text the crisis lines. Always comes with ``needs_review``.
+    crisis_review: bool = False
+    #: The safety pattern (or ``"model_crisis"``) that raised ``crisis_review``.
+    review_rule: str | None = None
 
 
 class Classifier:
@@ -166,13 +195,22 @@ class Classifier:
             model = train(CORPUS_DIR)
         return cls(model, today=today, course_keywords=course_keywords)
 
-    def classify_many(self, texts: Iterable[str]) -> list[Classification]:
+    def classify_many(
+        self, texts: Iterable[str], questions: Iterable[str | None] | None = None
+    ) -> list[Classification]:
         """Classify several replies; the same as calling :meth:`classify` on each."""
-        return [self.classify(text) for text in texts]
+        if questions is None:
+            return [self.classify(text) for text in texts]
+        return [self.classify(t, q) for t, q in zip(texts, questions, strict=True)]
 
-    def classify(self, text: str) -> Classification:
-        """Classify one reply. Never raises on odd input: empty, emoji, 1,600 characters."""
+    def classify(self, text: str, question: str | None = None) -> Classification:
+        """Classify one reply, read as the answer to ``question`` when it is known.
+
+        ``question`` is the last question the course sent (its text); ``None`` reads the reply
+        alone. Never raises on odd input: empty, emoji, 1,600 characters.
+        """
         text = text if isinstance(text, str) else ""
+        question = question if isinstance(question, str) and question.strip() else None
         command = parse_command(text, self.course_keywords)
         if command is not None:
             # parse_command returns None for sentences that merely start with a keyword
@@ -182,7 +220,8 @@ class Classifier:
         if not norm:
             return Classification(text, ReplyLabel.NEUTRAL, 1.0, "keyword", rule="empty")
 
-        if reason := crisis_reason(norm):
+        reason, review = crisis_assessment(norm)
+        if reason:
             return Classification(
                 text,
                 ReplyLabel.CRISIS,
@@ -191,11 +230,19 @@ class Classifier:
                 needs_review=True,
                 rule=reason,
             )
-        probs = self.model.probability_vector(norm)
-        if self._crisis is not None and (p := self._crisis_probability(norm, probs)) is not None:
-            return Classification(
-                text, ReplyLabel.CRISIS, p, "safety", needs_review=True, rule="model_crisis"
-            )
+        probs = self.model.probability_vector(norm, question)
+        if self._crisis is not None:
+            p, verdict = self._crisis_probability(norm, probs, question)
+            if verdict == "crisis" and review is not None and p < CRISIS_OVERRULE_PROBABILITY:
+                # The rules read the danger words as a hypothetical, plan or chronic worry; only
+                # a sure model overrules them.
+                verdict = "review"
+            if verdict == "crisis":
+                return Classification(
+                    text, ReplyLabel.CRISIS, p, "safety", needs_review=True, rule="model_crisis"
+                )
+            if verdict == "review" and review is None:
+                review = "model_crisis"
 
         if hit := match_command(norm, self.today()):
             return Classification(
@@ -205,13 +252,15 @@ class Classifier:
                 "command",
                 days=hit.days,
                 at=hit.at,
-                needs_review=False,
+                needs_review=review is not None,
                 rule=hit.rule,
+                crisis_review=review is not None,
+                review_rule=review,
             )
 
         if (remembered := self.model.remembered(norm)) is not None:
             # An admin corrected this very text; trust them over the model.
-            return self._decided(text, norm, remembered, 1.0, "correction")
+            return self._decided(text, norm, remembered, 1.0, "correction", review)
 
         order = [int(i) for i in probs.argsort()[::-1]]
         if self._crisis is not None:
@@ -222,7 +271,7 @@ class Classifier:
         if best is ReplyLabel.OPT_OUT and not self._model_may_opt_out(norm, confidence):
             best = self.model.labels[order[1]]
             confidence = float(probs[order[1]])
-        return self._decided(text, norm, best, confidence, None)
+        return self._decided(text, norm, best, confidence, None, review)
 
     @staticmethod
     def _model_may_opt_out(norm: str, p: float) -> bool:
@@ -237,30 +286,46 @@ class Classifier:
             and not own_habit(norm)
         )
 
-    def _crisis_probability(self, norm: str, probs: np.ndarray) -> float | None:
-        """The model's crisis probability when it is high enough to raise a crisis, else None.
+    def _crisis_probability(
+        self, norm: str, probs: np.ndarray, question: str | None = None
+    ) -> tuple[float, str | None]:
+        """The model's crisis probability and its verdict: ``"crisis"``, ``"review"`` or None.
 
         The model learnt "die" and "kill" from real crises, so figures of speech ("i could die
-        of embarrassment") are taken out and the reply scored again before its word counts.
+        of embarrassment") and imagined or planned dangers ("if he ever…") are taken out and the
+        reply scored again before its word counts.
         """
         assert self._crisis is not None
         p = float(probs[self._crisis])
-        if p < CRISIS_PROBABILITY_WITH_RISK_WORDS:
-            return None
-        plain = without_hyperbole(norm)
+        if p < CRISIS_REVIEW_PROBABILITY:
+            return p, None
+        plain = without_figures(norm)
         if plain != norm:
-            p = float(self.model.probability_vector(plain)[self._crisis])
+            p = float(self.model.probability_vector(plain, question)[self._crisis])
         risky = has_risk_words(plain)
+        if not risky and has_risk_words(norm):
+            # Every word that could carry danger was explained away (a past overdose now over, a
+            # hypothetical, a figure of speech): what is left is no evidence of danger now, and
+            # a sure model is worth a person's look, not the crisis lines.
+            return p, ("review" if p >= CRISIS_PROBABILITY else None)
         if not risky and len(plain.split()) < MODEL_CRISIS_MIN_WORDS:
             # "again", "here we go again": too few words for the model alone to say danger;
             # short crises in plain words ("kms", "i took pills") are the safety rules' job.
-            return None
+            return p, None
         if p >= CRISIS_PROBABILITY or (p >= CRISIS_PROBABILITY_WITH_RISK_WORDS and risky):
-            return p
-        return None
+            return p, "crisis"
+        if risky and p >= CRISIS_REVIEW_PROBABILITY:
+            return p, "review"
+        return p, None
 
     def _decided(
-        self, text: str, norm: str, label: ReplyLabel, confidence: float, rule: str | None
+        self,
+        text: str,
+        norm: str,
+        label: ReplyLabel,
+        confidence: float,
+        rule: str | None,
+        review: str | None = None,
     ) -> Classification:
         # Intents the model found still carry their arguments when the reply names them.
         days = pause_days(norm, self.today()) if label is ReplyLabel.PAUSE else None
@@ -272,8 +337,12 @@ class Classifier:
             "model",
             days=days,
             at=at,
-            needs_review=confidence < REVIEW_THRESHOLD or label is ReplyLabel.CRISIS,
+            needs_review=(
+                confidence < REVIEW_THRESHOLD or label is ReplyLabel.CRISIS or review is not None
+            ),
             rule=rule,
+            crisis_review=review is not None,
+            review_rule=review,
         )
 
     def _keyword(self, text: str, command: Command) -> Classification:
@@ -300,22 +369,123 @@ def evaluate(
     extra: Iterable[tuple[str, str]] = (),
     seed: int = 0,
     today: Callable[[], date] = date.today,
+    sources: Iterable[str] | None = None,
 ) -> EvaluationReport:
-    """Train on the train split (plus corrections), classify every test row with all layers."""
+    """Train on the train split (plus corrections), classify every test row with all layers.
+
+    ``sources`` limits the scored test rows to those corpus files (``STANDALONE_SOURCES`` is
+    the original held-out split); each row is read with its question when it has one.
+    """
     corpus_dir = CORPUS_DIR if corpus_dir is None else corpus_dir
     examples = read_corpus(corpus_dir)
     extra = list(extra)
     model = train(corpus_dir, extra=extra, seed=seed)
-    classifier = Classifier(model, today=today)
-    tests = [e for e in examples if e.split == "test"]
-    results = classifier.classify_many(e.text for e in tests)
+    keep = None if sources is None else set(sources)
+    tests = [e for e in examples if e.split == "test" and (keep is None or e.source in keep)]
+    return _score_examples(
+        "classifier", Classifier(model, today=today), tests, len(training_rows(examples, extra))
+    )
+
+
+def _score_examples(
+    name: str, classifier: Classifier, tests: Sequence[Example], n_train: int = 0
+) -> EvaluationReport:
+    results = classifier.classify_many((e.text for e in tests), (e.question for e in tests))
     return score(
-        "classifier",
+        name,
         [e.label for e in tests],
         [r.label for r in results],
         texts=[e.text for e in tests],
-        n_train=len(training_rows(examples, extra)),
+        n_train=n_train,
         layers=dict(Counter(r.layer for r in results)),
+        reviews=sum(r.crisis_review for r in results),
+    )
+
+
+def evaluate_in_context(
+    corpus_dir: Path | None = None,
+    *,
+    seed: int = 0,
+    today: Callable[[], date] = date.today,
+    other_dir: Path | None = None,
+) -> dict[str, EvaluationReport]:
+    """One model, three held-out checks: replies alone, unseen questions, other situations.
+
+    * ``"held-out split"``: the test rows of the files of replies read alone;
+    * ``"held-out questions"``: answers to the course's questions no training row answers;
+    * ``"other situations"``: replies about other helping situations, never trained on.
+    """
+    corpus_dir = CORPUS_DIR if corpus_dir is None else corpus_dir
+    other_dir = OTHER_SITUATIONS_DIR if other_dir is None else other_dir
+    examples = read_corpus(corpus_dir)
+    classifier = Classifier(train(corpus_dir, seed=seed), today=today)
+    n_train = len(training_rows(examples))
+    tests = [e for e in examples if e.split == "test"]
+    alone = [e for e in tests if e.source in STANDALONE_SOURCES]
+    answers = [e for e in tests if e.source == ANSWERS_SOURCE]
+    return {
+        "held-out split": _score_examples("held-out split", classifier, alone, n_train),
+        "held-out questions": _score_examples(
+            f"answers to {len({e.lesson for e in answers})} held-out questions",
+            classifier,
+            answers,
+            n_train,
+        ),
+        "other situations": _score_examples(
+            "other helping situations", classifier, read_corpus(other_dir), n_train
+        ),
+    }
+
+
+def cross_validate_by_question(
+    corpus_dir: Path | None = None,
+    *,
+    folds: int = 4,
+    seed: int = 0,
+    today: Callable[[], date] = date.today,
+) -> EvaluationReport:
+    """Cross-validation grouped by question over the train split's answers.
+
+    Each fold holds out every answer to a group of questions and trains on everything else in
+    the train split (replies read alone included), so each answer is scored by a model that
+    never saw its question. Questions are shuffled with ``seed`` and dealt into ``folds`` groups.
+    The test split is never read.
+    """
+    import random
+
+    from dripper.readiness.model import fit
+
+    examples = [
+        e
+        for e in read_corpus(CORPUS_DIR if corpus_dir is None else corpus_dir)
+        if e.split == "train"
+    ]
+    lessons = sorted({e.lesson for e in examples if e.lesson})
+    random.Random(seed).shuffle(lessons)
+    truth: list[ReplyLabel] = []
+    predicted: list[ReplyLabel] = []
+    texts: list[str] = []
+    layers: Counter[str] = Counter()
+    reviews = 0
+    for fold in range(min(folds, len(lessons))):
+        held = set(lessons[fold::folds])
+        model = fit([(e.text, e.label, e.question) for e in examples if e.lesson not in held])
+        classifier = Classifier(model, today=today)
+        for e in examples:
+            if e.lesson in held:
+                result = classifier.classify(e.text, e.question)
+                truth.append(e.label)
+                predicted.append(result.label)
+                texts.append(e.text)
+                layers[result.layer] += 1
+                reviews += result.crisis_review
+    return score(
+        f"{folds}-fold cross-validation grouped by question (train split)",
+        truth,
+        predicted,
+        texts=texts,
+        layers=dict(layers),
+        reviews=reviews,
     )
 
 
@@ -348,10 +518,13 @@ def cross_validate(
     layers: Counter[str] = Counter()
     for fold in range(folds):
         held = set(order[fold::folds])
-        model = fit([(e.text, e.label) for i, e in enumerate(examples) if i not in held], seed=seed)
+        model = fit(
+            [(e.text, e.label, e.question) for i, e in enumerate(examples) if i not in held],
+            seed=seed,
+        )
         classifier = Classifier(model, today=today)
         for i in sorted(held):
-            result = classifier.classify(examples[i].text)
+            result = classifier.classify(examples[i].text, examples[i].question)
             truth.append(examples[i].label)
             predicted.append(result.label)
             texts.append(examples[i].text)
@@ -365,10 +538,13 @@ def cross_validate(
     )
 
 
-def evaluate_keyword_baseline(corpus_dir: Path | None = None) -> EvaluationReport:
+def evaluate_keyword_baseline(
+    corpus_dir: Path | None = None, *, sources: Iterable[str] | None = None
+) -> EvaluationReport:
     """Score the keyword-only router (``keyword_baseline``) on the same held-out rows."""
     examples = read_corpus(CORPUS_DIR if corpus_dir is None else corpus_dir)
-    tests = [e for e in examples if e.split == "test"]
+    keep = None if sources is None else set(sources)
+    tests = [e for e in examples if e.split == "test" and (keep is None or e.source in keep)]
     return score(
         "keyword baseline",
         [e.label for e in tests],

@@ -54,6 +54,58 @@ class EvaluationReport:
     n_train: int = 0
     layers: dict[str, int] = field(default_factory=dict)
     errors: tuple[tuple[str, ReplyLabel, ReplyLabel], ...] = ()
+    #: Rows flagged ``crisis_review`` (the team reads them; no crisis lines are texted).
+    reviews: int = 0
+
+    def count(self, truth: ReplyLabel | None, predicted: ReplyLabel | None) -> int:
+        """Rows of label ``truth`` read as ``predicted``; ``None`` on either side means any."""
+        total = 0
+        for i, t in enumerate(self.labels):
+            for j, p in enumerate(self.labels):
+                if (truth is None or t is truth) and (predicted is None or p is predicted):
+                    total += self.confusion[i][j]
+        return total
+
+    @property
+    def engaged_misread(self) -> float:
+        """Share of engaged rows read as resistant, overwhelmed or crisis (paced too slow)."""
+        engaged = self.count(ReplyLabel.ENGAGED, None)
+        slowed = sum(
+            self.count(ReplyLabel.ENGAGED, label)
+            for label in (ReplyLabel.RESISTANT, ReplyLabel.OVERWHELMED, ReplyLabel.CRISIS)
+        )
+        return slowed / engaged if engaged else 0.0
+
+    @property
+    def false_crises(self) -> int:
+        """Rows that are not crises but were read as one (the crisis lines would be texted)."""
+        return self.count(None, ReplyLabel.CRISIS) - self.count(
+            ReplyLabel.CRISIS, ReplyLabel.CRISIS
+        )
+
+    @property
+    def false_opt_outs(self) -> int:
+        """Rows that did not ask to stop but were read as an opt-out."""
+        return self.count(None, ReplyLabel.OPT_OUT) - self.count(
+            ReplyLabel.OPT_OUT, ReplyLabel.OPT_OUT
+        )
+
+    @property
+    def crisis_recall(self) -> float:
+        """Share of real crises read as crises (1.0 when there are none)."""
+        crises = self.count(ReplyLabel.CRISIS, None)
+        return self.count(ReplyLabel.CRISIS, ReplyLabel.CRISIS) / crises if crises else 1.0
+
+    def summary(self) -> str:
+        """One line: the figures the issue's targets are about."""
+        return (
+            f"macro-F1 {self.macro_f1:.3f}, accuracy {self.accuracy:.3f}, engaged read as "
+            f"resistant/overwhelmed/crisis {self.engaged_misread:.1%}, false crises "
+            f"{self.false_crises}, crisis recall {self.crisis_recall:.0%} "
+            f"({self.count(ReplyLabel.CRISIS, ReplyLabel.CRISIS)}/"
+            f"{self.count(ReplyLabel.CRISIS, None)}), false opt-outs {self.false_opt_outs}, "
+            f"flagged for crisis review {self.reviews}"
+        )
 
     def format(self) -> str:
         """A plain-text table: one line per label, the averages, then the confusion matrix."""
@@ -76,6 +128,7 @@ class EvaluationReport:
         if self.layers:
             decided = ", ".join(f"{layer} {count}" for layer, count in self.layers.items())
             lines.append(f"decided by   {decided}")
+        lines.append(self.summary())
         lines += ["", "confusion (rows: true, columns: predicted)"]
         heads = [_SHORT[label] for label in self.labels]
         lines.append(f"{'':<12}" + "".join(f"{h:>5}" for h in heads))
@@ -93,6 +146,7 @@ def score(
     texts: Sequence[str] = (),
     n_train: int = 0,
     layers: dict[str, int] | None = None,
+    reviews: int = 0,
 ) -> EvaluationReport:
     """Compare predictions with the truth, label by label."""
     if len(truth) != len(predicted):
@@ -125,4 +179,5 @@ def score(
         n_train=n_train,
         layers=dict(sorted((layers or {}).items())),
         errors=errors,
+        reviews=reviews,
     )

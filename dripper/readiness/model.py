@@ -1,6 +1,7 @@
 """The trained layer of the reply classifier: corpus reading, training and fast inference.
 
-Training uses scikit-learn (TF-IDF word 1-2grams + char_wb 2-5grams -> multinomial logistic
+Training uses scikit-learn (TF-IDF word 1-2grams + char_wb 2-5grams, plus the context block of
+``dripper.readiness.context`` when the reply answers a question -> multinomial logistic
 regression). Inference does not: the fitted vocabularies, idf weights and coefficients are kept
 as plain dicts and numpy arrays, and one reply is scored with a few dict look-ups and a small
 matrix product. That keeps a worker from importing scikit-learn and scipy (tens of MB and most of
@@ -28,14 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from dripper.readiness.context import context_features
 from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.rules import normalise_text
 
-#: The corpus shipped with the package (CSV files with a ``text,label,split`` header).
+#: The corpus shipped with the package (CSV files with a ``text,label,split`` header, and
+#: optionally ``lesson,question``: the question the reply answers).
 CORPUS_DIR = Path(__file__).with_name("corpus")
 
 #: Bumped when the saved file's layout changes, so an old file is retrained instead of misread.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # Hyper-parameters, chosen by cross-validation on the training split only (docs/CLASSIFIER.md).
 WORD_NGRAMS = (1, 2)
@@ -45,6 +48,9 @@ C = 30.0
 # Intents have a fifth of the rows readiness labels have; balancing keeps them from being drowned.
 CLASS_WEIGHT = "balanced"
 MAX_ITER = 3000
+#: How much the context block (question and reply cues, l2-normalised) weighs against each
+#: TF-IDF block; chosen by cross-validation grouped by question (docs/CLASSIFIER.md).
+CONTEXT_WEIGHT = 1.0
 
 # Very long bodies (up to 1,600 characters) say what they mean early or late; scoring the head
 # and the tail keeps the cost of one reply bounded without losing a closing "please stop".
@@ -96,6 +102,9 @@ class Example:
     text: str
     label: ReplyLabel
     split: str  # "train" or "test"
+    question: str | None = None  # the question the reply answers, when known
+    lesson: str | None = None  # that question's lesson key
+    source: str = ""  # the corpus file's name without .csv
 
 
 def read_corpus(corpus_dir: Path) -> list[Example]:
@@ -116,7 +125,7 @@ def read_corpus(corpus_dir: Path) -> list[Example]:
             raw = raw[: raw.rfind("\n") + 1]
         try:
             for row in csv.DictReader(io.StringIO(raw)):
-                example = _example(row)
+                example = _example(row, path.stem)
                 if example is not None:
                     examples.append(example)
         except csv.Error:
@@ -124,7 +133,7 @@ def read_corpus(corpus_dir: Path) -> list[Example]:
     return examples
 
 
-def _example(row: dict[str | Any, str | Any]) -> Example | None:
+def _example(row: dict[str | Any, str | Any], source: str = "") -> Example | None:
     text, label, split = (row.get(key) for key in ("text", "label", "split"))
     if not isinstance(text, str) or not isinstance(label, str) or not isinstance(split, str):
         return None
@@ -135,25 +144,35 @@ def _example(row: dict[str | Any, str | Any]) -> Example | None:
         return None
     if split not in {"train", "test"} or not text.strip():
         return None
-    return Example(text, parsed, split)
+    question, lesson = row.get("question"), row.get("lesson")
+    return Example(
+        text,
+        parsed,
+        split,
+        question=question.strip() or None if isinstance(question, str) else None,
+        lesson=lesson.strip() or None if isinstance(lesson, str) else None,
+        source=source,
+    )
 
 
-def training_rows(
-    examples: Sequence[Example], extra: Iterable[tuple[str, str]] = ()
-) -> list[tuple[str, ReplyLabel]]:
+#: A training row: the reply, its label and the question it answers (None when read alone).
+Row = tuple[str, ReplyLabel, str | None]
+
+
+def training_rows(examples: Sequence[Example], extra: Iterable[tuple[str, str]] = ()) -> list[Row]:
     """Train-split rows plus admin corrections; a correction replaces a row with the same text.
 
     Test rows are never returned, and a correction whose text is a test row is left out, so a
     relabelled reply cannot leak into the held-out score.
     """
     test_texts = {model_text(e.text) for e in examples if e.split == "test"}
-    corrections: dict[str, tuple[str, ReplyLabel]] = {}
+    corrections: dict[str, Row] = {}
     for text, label in extra:
         key = model_text(text)
         if key and key not in test_texts:
-            corrections[key] = (text, ReplyLabel(label))
-    rows = [
-        (e.text, e.label)
+            corrections[key] = (text, ReplyLabel(label), None)
+    rows: list[Row] = [
+        (e.text, e.label, e.question)
         for e in examples
         if e.split == "train" and model_text(e.text) not in corrections
     ]
@@ -161,11 +180,12 @@ def training_rows(
     return rows
 
 
-def fingerprint(rows: Iterable[tuple[str, ReplyLabel]]) -> str:
+def fingerprint(rows: Iterable[Row]) -> str:
     """A hash of the training rows, stored with the model to say what it learnt from."""
     digest = hashlib.sha256()
-    for text, label in rows:
-        digest.update(f"{label.value}\t{text}\n".encode())
+    for text, label, question in rows:
+        asked = f"\t{question}" if question else ""
+        digest.update(f"{label.value}\t{text}{asked}\n".encode())
     return digest.hexdigest()
 
 
@@ -194,24 +214,32 @@ class _Block:
 
 @dataclass
 class TrainedModel:
-    """A fitted reply model: labels, two feature blocks, intercepts and what it was trained on."""
+    """A fitted reply model: labels, three feature blocks, intercepts and what it was trained on.
+
+    ``context`` scores the pairs of question and reply cues (``dripper.readiness.context``); it
+    adds nothing when a reply is read without its question.
+    """
 
     labels: tuple[ReplyLabel, ...]
     word: _Block
     char: _Block
     intercept: np.ndarray
+    context: _Block | None = None
     memory: dict[str, ReplyLabel] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def probabilities(self, text: str) -> dict[ReplyLabel, float]:
+    def probabilities(self, text: str, question: str | None = None) -> dict[ReplyLabel, float]:
         """Probability of each label for one reply (already normalised or not)."""
-        return dict(zip(self.labels, self.probability_vector(text).tolist(), strict=True))
+        probs = self.probability_vector(text, question).tolist()
+        return dict(zip(self.labels, probs, strict=True))
 
-    def probability_vector(self, text: str) -> np.ndarray:
+    def probability_vector(self, text: str, question: str | None = None) -> np.ndarray:
         norm = model_text(text)
         scores = self.intercept.copy()
         self.word.add_scores(word_features(norm), scores)
         self.char.add_scores(char_features(norm), scores)
+        if self.context is not None and question:
+            self.context.add_scores(context_features(norm, question), scores)
         scores -= scores.max()
         np.exp(scores, out=scores)
         scores /= scores.sum()
@@ -354,39 +382,56 @@ def _own_class(name: str, base: type | None) -> Any:
     return kind
 
 
-def fit(rows: Sequence[tuple[str, ReplyLabel]], seed: int = 0) -> TrainedModel:
-    """Fit the model on (text, label) rows. Same rows and seed give the same weights."""
+def fit(rows: Sequence[tuple[str, ReplyLabel] | Row], seed: int = 0) -> TrainedModel:
+    """Fit on (text, label) or (text, label, question) rows. Same rows and seed, same weights."""
     # Imported here so that serving replies never pays for scikit-learn.
     import sklearn  # type: ignore[import-untyped]
     from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    if len({label for _, label in rows}) < 2:
+    if len({row[1] for row in rows}) < 2:
         raise ValueError("training needs examples of at least two labels")
-    texts = [model_text(text) for text, _ in rows]
-    y = [label.value for _, label in rows]
+    full: list[Row] = [(r[0], r[1], r[2] if len(r) > 2 else None) for r in rows]  # type: ignore[misc]
+    texts = [model_text(text) for text, _, _ in full]
+    y = [label.value for _, label, _ in full]
     word = TfidfVectorizer(analyzer=word_features, sublinear_tf=True, dtype=np.float64)
     char = TfidfVectorizer(
         analyzer=char_features, sublinear_tf=True, min_df=CHAR_MIN_DF, dtype=np.float64
     )
     from scipy.sparse import hstack  # type: ignore[import-untyped]
 
-    x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    x_context, context_vocabulary = context_matrix(
+        [context_features(norm, q) for norm, (_, _, q) in zip(texts, full, strict=True)]
+    )
+    x = hstack([word.fit_transform(texts), char.fit_transform(texts), x_context]).tocsr()
     clf = LogisticRegression(C=C, class_weight=CLASS_WEIGHT, max_iter=MAX_ITER, random_state=seed)
     clf.fit(x, y)
-    n_word = len(word.vocabulary_)
+    n_word, n_char = len(word.vocabulary_), len(char.vocabulary_)
     coef = np.ascontiguousarray(clf.coef_.T)  # (n_features, n_labels)
     labels = tuple(ReplyLabel(v) for v in clf.classes_)
-    counts = Counter(label.value for _, label in rows)
+    counts = Counter(label.value for _, label, _ in full)
+    context = None
+    if context_vocabulary:
+        # Trained on l2-normalised rows scaled by CONTEXT_WEIGHT; serving normalises without the
+        # scale, so the weight is folded into the coefficients here.
+        context = _Block(
+            context_vocabulary,
+            np.ones(len(context_vocabulary)),
+            coef[n_word + n_char :].copy() * CONTEXT_WEIGHT,
+        )
     return TrainedModel(
         labels=labels,
         word=_Block(dict(word.vocabulary_), word.idf_.copy(), coef[:n_word].copy()),
-        char=_Block(dict(char.vocabulary_), char.idf_.copy(), coef[n_word:].copy()),
+        char=_Block(
+            dict(char.vocabulary_), char.idf_.copy(), coef[n_word : n_word + n_char].copy()
+        ),
         intercept=clf.intercept_.astype(np.float64).copy(),
+        context=context,
         metadata={
             "rows": len(rows),
+            "rows_with_question": sum(1 for _, _, q in full if q),
             "per_label": dict(sorted(counts.items())),
-            "fingerprint": fingerprint(rows),
+            "fingerprint": fingerprint(full),
             "seed": seed,
             "params": {
                 "word_ngrams": WORD_NGRAMS,
@@ -394,10 +439,36 @@ def fit(rows: Sequence[tuple[str, ReplyLabel]], seed: int = 0) -> TrainedModel:
                 "char_min_df": CHAR_MIN_DF,
                 "C": C,
                 "class_weight": CLASS_WEIGHT,
+                "context_weight": CONTEXT_WEIGHT,
             },
             "sklearn": sklearn.__version__,
         },
     )
+
+
+def context_matrix(features: Sequence[list[str]]) -> tuple[Any, dict[str, int]]:
+    """The context block as a sparse matrix (binary, l2 per row, times CONTEXT_WEIGHT)."""
+    from scipy.sparse import csr_matrix
+
+    vocabulary: dict[str, int] = {}
+    for row in features:
+        for name in row:
+            vocabulary.setdefault(name, len(vocabulary))
+    data: list[float] = []
+    indices: list[int] = []
+    indptr = [0]
+    for row in features:
+        unique = sorted({vocabulary[name] for name in row})
+        if unique:
+            value = CONTEXT_WEIGHT / math.sqrt(len(unique))
+            indices.extend(unique)
+            data.extend([value] * len(unique))
+        indptr.append(len(indices))
+    matrix = csr_matrix(
+        (np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
+        shape=(len(features), len(vocabulary)),
+    )
+    return matrix, vocabulary
 
 
 def train(

@@ -246,7 +246,10 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             \b(?:so|and)\s+(?:now\s+)?i\s+can'?t\s+(?:leave|get\s+out|call\s+anyone)|
             \b(?:left|leaving|leaves)\s+(?:the\s+|my\s+|his\s+|her\s+)?(?:toddler|baby|kids?|children|infant)\s+
             alone|\b(?:driv\w*|drove)\s+(?:around\s+|off\s+|home\s+)?drunk|\bdrunk\s+driv\w*|
-            \bdrunk\s+(?:and|with)\s+(?:the\s+)?(?:kids|baby|gun|rifle|knife))"""
+            \bdrunk\s+(?:and|with)\s+(?:the\s+)?(?:kids|baby|gun|rifle|knife)|
+            \b(?:drunk|been\s+drinking|wasted|high|using)\b[^.!?]{{0,80}}\b(?:took|takes|taking|drove|
+            driving|drives|got\s+in(?:to)?)\s+(?:off\s+)?(?:in\s+|with\s+)?(?:the|his|her|our|my)\s+
+            (?:car|truck|van)\b[^.!?]{{0,40}}\b(?:kids?|baby|son|daughter|children|toddler)\b)"""
         ),
     ),
     (
@@ -272,7 +275,8 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             i)(?:'ll|\s+will|\s+might|\s+could)\s+do)|{_HE}(?:'ll|\s+will|\s+is\s+going\s+to|\s+might|
             \s+could|'s\s+going\s+to)\s+(?:hurt|kill|do\s+something|come\s+back))|
             \b(?:not|don'?t\s+feel|never\s+feel|no\s+longer)\s+safe\b
-            (?!\s+(?:being|to\s+(?:share|talk|open|be\s+vulnerable)|emotionally|opening|telling))|
+            (?!\s+(?:being|to\s+(?:share|talk|open|be\s+vulnerable)|emotionally|opening|telling|
+            enough|with\s+(?:anyone|anybody|people|most\s+people)))|
             \bunsafe\b|\bin\s+danger\b|\blocked\s+(?:my|our)sel(?:f|ves)\s+in\b|
             \bhiding\s+(?:from\s+(?:him|her|them)|in\s+the|with\s+the\s+kids)|
             \btengo\s+miedo|\bmiedo\s+de\s+volver"""
@@ -326,7 +330,9 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             \binappropriately\b|\bsexual(?:ly)?\s+(?:abus|assault|touch)\w*|\bgroom\w*\s+(?:her|him|my)|
             \b(?:chest\s+pains?|collapsed|convuls\w*|foaming|throwing\s+up\s+blood|blue\s+lips|
             lips\s+(?:are|were|turned)\s+blue|alcohol\s+poisoning|stopped\s+breathing|can'?t\s+breathe|
-            not\s+responding|won'?t\s+respond|paranoi\w*|psychotic|psychosis|manic)\b|
+            not\s+responding|won'?t\s+respond|(?<!gets\s)(?<!get\s)paranoi\w*|psychotic|psychosis|
+            (?<!gets\s)(?<!get\s)manic|can\s+barely\s+(?:talk|speak|breathe|stand|stay\s+awake)|
+            confused\s+and\s+sweat\w*)\b|
             \b(?:going\s+to|gonna|want\s+to|wanna|will|'ll)\s+(?:kill|hurt|shoot|stab)\s+(?:him|her|them|
             someone|somebody|people|everyone|my\s+\w+|his\s+\w+)\b(?!\s+with\s+kindness)|
             \bshoot\s+up\b|\bout\s+of\s+(?:this|my)\s+(?:life|world)\b|\bscared\s+of\s+(?:myself|what\s+i'?ll\s+
@@ -439,23 +445,98 @@ _WEAK_CRISIS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _JOKING = _rx(r"\b(?:lol|lmao|haha\w*|jk|rofl)\b|😂|🤣|😅|😆|💀")
 
 
-def crisis_reason(text: str) -> str | None:
-    """Name the safety pattern a reply matches, or ``None``.
+# Crisis words in a figure of speech or about feelings, not about anyone's safety: "looked at me
+# like i'd slapped him", "she's worried about hurting me", "how much he's hurt us". Taken out
+# before any pattern runs.
+_NOT_DANGER = _rx(
+    r"""\b(?:like|as\s+if|as\s+though)\s+(?:i|you|someone|somebody|we)(?:'d|\s+had|\s+just)?\s+
+    (?:slapped|hit|punched|kicked|stabbed|shot|killed|insulted)\s+(?:him|her|them|me)\b|
+    \b(?:worried|afraid|scared|nervous|careful)\s+(?:about|of)\s+hurting\s+(?:me|my|you|us|his|her|
+    their|anyone|people)\b|\bhow\s+much\s+(?:he|she|they|i)(?:'s|'ve|\s+has|\s+have)?\s+hurt\b"""
+)
 
-    Strong patterns win outright. Weak ones ("kill", "die") count only after hyperbole such as
-    "this week is killing me" is taken out and when the reply is not openly joking.
-    """
-    norm = _RESOLVED.sub(" ", _NOT_HARM.sub(" ", normalise_text(text)))
+# A danger that is imagined, planned for or long-running, not happening now (docs/CLASSIFIER.md,
+# "Ambiguous kinds"): an if-clause up to its clause's end ("if he starts driving drunk again i'd
+# call his sponsor"), the imagined feelings of someone else ("she'd feel like a burden"), and
+# chronic worries said with a danger word ("it'll kill him one day", "he's killing himself slowly",
+# "tired of living like this"). What matches only inside these is not a crisis; it is flagged for
+# the team to review.
+_HYPOTHETICAL = _rx(
+    r"""(?<!said\s)(?<!says\s)(?<!me\s)(?<!us\s)(?<!that\s)(?<!threatened\s)(?<!swore\s)(?<!yelled\s)
+    (?<!care\s)(?<!cares\s)(?<!matter\s)(?<!matters\s)(?<!wonder\s)(?<!as\s)(?<!even\s)
+    \b(?:if|in\s+case|should\s+(?:he|she|they|i)|what\s+if|unless)\b
+    (?=[^.,;!?\n]*\b(?:ever|again|start\w*|gets?|got|getting|were|becomes?|turns?|went|goes|decides?|
+    tr(?:y|ies|ied)|had|did|should|anymore|someday|one\s+day|eventually|later|mentions?|talks?|
+    stops?|ends?\s+up)\b)[^.,;!?\n]*|
+    \b(?:he|she|they)(?:'d|\s+would|\s+might)\s+(?:probably\s+)?feel\s+like\s+(?:such\s+)?a\s+burden|\b(?:it|that|this|the\s+\w+|drinking|drugs|gambling|smoking)(?:'ll|\s+will|'s\s+going\s+to|
+    \s+is\s+going\s+to|\s+gonna|\s+could|\s+might)\s+(?:\w+\s+)?kill\s+(?:him|her|them|me)\b[^.,;!?\n]*|
+    \bkill\w*\s+(?:him|her|them)sel(?:f|ves)\s+slowly|\bslowly\s+kill\w*\s+(?:him|her|them)sel(?:f|ves)|
+    \b(?:tired|sick)\s+of\s+living\s+like\s+(?:this|that)|\bgets?\s+(?:so\s+|really\s+)?(?:paranoid|manic)"""
+)
+# A plan said as a conditional ("i'd call the police", "and 988") is not a call for help now.
+_CONDITIONAL = _rx(r"\b(?:if|i'd|i\s+would|would|whenever|in\s+case|should|unless)\b")
+
+
+def _danger_text(text: str) -> str:
+    """A reply with denied harm, resolved past events and figures of speech about feelings out."""
+    return _NOT_DANGER.sub(" ", _RESOLVED.sub(" ", _NOT_HARM.sub(" ", normalise_text(text))))
+
+
+def _strong_reason(norm: str) -> str | None:
     for name, pattern in _CRISIS_STRONG:
         if pattern.search(norm):
             return name
-    plain = _HYPERBOLE.sub(" ", norm)
-    if _JOKING.search(plain):
-        return None
-    for name, pattern in _WEAK_CRISIS:
-        if pattern.search(plain):
-            return name
     return None
+
+
+def crisis_assessment(text: str) -> tuple[str | None, str | None]:
+    """``(crisis, review)``: the safety pattern that makes a reply a crisis, or else the one it
+    matches only as a hypothetical, a plan or a chronic worry (the team should read it; no crisis
+    lines). At most one of the two is set.
+
+    Strong patterns win outright unless they match only inside such a hypothetical. Weak ones
+    ("kill", "die") count only after hyperbole such as "this week is killing me" is taken out and
+    when the reply is not openly joking.
+    """
+    norm = _danger_text(text)
+    name = _strong_reason(norm)
+    if name is not None:
+        actual = without_hypotheticals(norm) if _HYPOTHETICAL.search(norm) else norm
+        still = name if actual is norm else _strong_reason(actual)
+        if still is None:
+            return None, name
+        if still == "emergency" and _CONDITIONAL.search(norm):
+            # "… i'd call the police", "and 988": a plan, not a call for help now.
+            return None, still
+        return still, None
+    plain = _HYPERBOLE.sub(" ", without_hypotheticals(norm))
+    if _JOKING.search(plain):
+        return None, None
+    for weak, pattern in _WEAK_CRISIS:
+        if pattern.search(plain):
+            return weak, None
+    return None, None
+
+
+def crisis_reason(text: str) -> str | None:
+    """Name the safety pattern that makes a reply a crisis, or ``None`` (see crisis_assessment)."""
+    return crisis_assessment(text)[0]
+
+
+def crisis_review_reason(text: str) -> str | None:
+    """Name the safety pattern a reply matches only as a hypothetical, plan or chronic worry."""
+    return crisis_assessment(text)[1]
+
+
+def without_figures(text: str) -> str:
+    """A reply with everything that only sounds like danger taken out, for the model's second look:
+    denied harm, resolved past events, figures of speech, hypotheticals, plans, chronic worries."""
+    return _HYPOTHETICAL.sub(" ", _HYPERBOLE.sub(" ", _danger_text(text)))
+
+
+def without_hypotheticals(text: str) -> str:
+    """A reply with its imagined, planned or chronic dangers taken out (see ``_HYPOTHETICAL``)."""
+    return _HYPOTHETICAL.sub(" ", normalise_text(text))
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,10 +660,13 @@ _OPT_OUT: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 # A short quoted span is a word mentioned, not used: 'my daughter says "unsubscribe" is her word
-# for ignoring her brother'. Quoting someone who said it to us ("i said "stop"") still counts.
+# for ignoring her brother', or someone else's words: 'it would say "please stop pushing"'.
+# The subscriber quoting what they said to us ('i said "stop"') still counts.
 # A reply made only of stop-sign emoji ("🛑", "⛔⛔") is the STOP keyword drawn, not written.
 _STOP_EMOJI = re.compile(r"^[\s🛑⛔🚫✋❌\ufe0f.!]*[🛑⛔🚫][\s🛑⛔🚫✋❌\ufe0f.!]*$")
-_QUOTED = re.compile(r'(?<!said )(?<!say )(?<!typed )(?<!texted )"[^"]{1,40}"')
+_QUOTED = re.compile(
+    r'(?<!i said )(?<!i say )(?<!i\'ve said )(?<!typed )(?<!texted )(?<!^said )(?<!^say )"[^"]{1,80}"'
+)
 
 
 # The subscriber resolving to stop one of their own habits: "i need to stop texting them so much",
@@ -989,6 +1073,8 @@ _HELP_HYPOTHETICAL = _rx(
 )
 _HELP = _rx(
     r"""\b(?:what\s+is\s+this|what'?s\s+this|whats\s+this|who\s+is\s+this|who'?s\s+this|
+    who(?:'s|\s+is|\s+keeps|\s+has\s+been|\s+are)?\s+(?:sending|texting|messaging|writing)\s+(?:me|these|this|
+    them|all\s+these)|whose\s+number|who\s+(?:texted|sent)\s+me|
     who\s+(?:are\s+you|sent\s+this|runs\s+(?:this|these)|writes\s+(?:this|these)\s*\?|is\s+behind|
     '?s\s+behind|sees\s+(?:my|what|these))|who'?s\s+behind|
     how\s+(?:does|do)\s+(?:this|these|it)\s+work|how\s+do\s+i\s+(?:use|change|pause|get|reply|respond|
@@ -1022,7 +1108,7 @@ _HELP = _rx(
     what\s+program|which\s+program|how\s+did\s+you\s+get\s+my\s+number|did\s+i\s+sign\s+up|
     (?:didn'?t|did\s+not)\s+(?:get|receive)\s+(?:today'?s|the|my|a)\s+(?:lesson|text|message)|
     link\s+(?:doesn'?t|does\s+not|isn'?t|won'?t)\s+work|(?:broken|dead)\s+link|
-    what\s+happens\s+(?:now|next|when|after|if)|do\s+i\s+(?:have|need)\s+to\s+(?:answer|reply|respond)|
+    (?<!of\s)(?<!about\s)(?<!know\s)(?<!matter\s)(?<!matters\s)what\s+happens\s+(?:now|next|when|after|if)|do\s+i\s+(?:have|need)\s+to\s+(?:answer|reply|respond)|
     (?:does|do)\s+(?:anyone|anybody|someone|you)\s+(?:actually\s+)?(?:read|see|keep)|
     is\s+my\s+(?:number|info|data)|(?:can|do)\s+i\s+get\s+(?:these|them|the\s+lessons|it)\s+(?:by|in|on|as)|
     in\s+spanish|en\s+espa[nñ]ol|\ban\s+app\b|\bapp\s+(?:for|version)|website|is\s+there\s+(?:a|an|any)\s+(?:app|version|number|
@@ -1210,5 +1296,9 @@ _SERVICE = _rx(
 
 
 def mentions_service(text: str) -> bool:
-    """Whether a reply mentions our messages or a stop word (see ``_SERVICE``)."""
-    return _SERVICE.search(normalise_text(text)) is not None
+    """Whether a reply mentions our messages or a stop word (see ``_SERVICE``), outside quotes.
+
+    A stop word inside someone else's quoted words ('it would say "please stop pushing"') is
+    not the subscriber asking us anything.
+    """
+    return _SERVICE.search(_QUOTED.sub(" ", normalise_text(text))) is not None

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.models import TrainingExample
-from dripper.readiness.classifier import Classifier, TrainedModel, train
+from dripper.readiness.classifier import Classification, Classifier, TrainedModel, train
 from dripper.readiness.model import ModelFileError
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,16 @@ def retrain(app: Flask | None = None) -> TrainedModel:
     model = train(extra=corrections(), out=path)
     app.extensions.pop(_KEY, None)
     return model
+
+
+def classify(text: str, question: str | None = None) -> Classification:
+    """Read one reply with this process's classifier, as the answer to ``question`` if known.
+
+    ``question`` is the text of the last question the course sent to this subscription (None
+    when there is none, or it is too old to be what the reply answers). Check
+    ``result.crisis_review``: it asks for a team alert without texting the crisis lines.
+    """
+    return get_classifier().classify(text, question)
 
 
 def get_classifier() -> Classifier:

@@ -143,6 +143,35 @@ def test_hyperbole_is_not_a_crisis(phone: Handset, body: str) -> None:
     assert db.session.scalars(sa.select(Alert)).all() == []
 
 
+@pytest.mark.parametrize(
+    "body", ["who keeps texting me", "who is this", "what is this number", "is this a bot"]
+)
+def test_a_question_about_us_gets_the_help_text_and_never_opts_out(
+    phone: Handset, body: str
+) -> None:
+    phone.text(body)
+
+    assert [m.kind for m in phone.new_replies()] == [MessageKind.HELP]
+    assert last_inbound(phone).label is ReplyLabel.HELP
+    assert phone.subscriber().status is not SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "He stays in his room all day and barely eats with us anymore.",
+        "if he starts driving drunk again i'd call his sponsor and maybe the police",
+        "my brother. he drinks every night and i'm scared it'll kill him one day",
+    ],
+)
+def test_a_worry_about_the_loved_one_gets_no_crisis_lines(phone: Handset, body: str) -> None:
+    phone.text(body)
+
+    assert MessageKind.CRISIS_RESPONSE not in [m.kind for m in phone.new_replies()]
+    assert last_inbound(phone).label is not ReplyLabel.CRISIS
+    assert phone.subscription().state is not SubscriptionState.HELD  # type: ignore[union-attr]
+
+
 def test_a_crisis_reply_that_also_asks_to_stop_gets_the_crisis_lines_then_is_opted_out(
     phone: Handset,
 ) -> None:

@@ -1,4 +1,4 @@
-"""The issue's quality targets, measured on the packaged corpus's held-out (split=test) rows.
+"""The issue's quality targets, measured on the held-out (split=test) rows of replies read alone.
 
 Every target is met and asserted as a plain test (docs/CLASSIFIER.md has the numbers).
 ``test_held_out_scores_do_not_regress`` holds the line a little under today's numbers, so a
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dripper.readiness.classifier import evaluate
+from dripper.readiness.classifier import STANDALONE_SOURCES, evaluate
 from dripper.readiness.evaluation import EvaluationReport
 from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.model import CORPUS_DIR, read_corpus
@@ -19,7 +19,9 @@ from dripper.readiness.model import CORPUS_DIR, read_corpus
 def report() -> EvaluationReport:
     examples = read_corpus(CORPUS_DIR)
     assert any(e.split == "test" for e in examples), f"no held-out rows in {CORPUS_DIR}"
-    return evaluate(CORPUS_DIR)
+    # The original held-out split: answers to the course's questions are scored apart
+    # (test_classifier_in_context_heldout.py).
+    return evaluate(CORPUS_DIR, sources=STANDALONE_SOURCES)
 
 
 def test_nobody_is_opted_out_who_did_not_ask(report: EvaluationReport) -> None:
@@ -48,4 +50,4 @@ def test_held_out_scores_do_not_regress(report: EvaluationReport) -> None:
     assert crisis.recall == 1.0, report.format()
     assert crisis.precision >= 0.95, report.format()
     assert opt_out.recall == 1.0 and opt_out.precision == 1.0, report.format()
-    assert report.macro_f1 >= 0.88, report.format()
+    assert report.macro_f1 >= 0.90, report.format()
