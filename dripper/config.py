@@ -42,11 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SEND_CONCURRENCY": 4,  # provider calls in flight at once per chunk delivery task
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
+    # Bytes a request body may have (Flask answers 413 beyond): Twilio's largest webhook,
+    # a 1,600-character text with ten media links, is a few kilobytes.
+    "MAX_CONTENT_LENGTH": 131072,
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
 _FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT"}
-_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY"}
+_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY", "MAX_CONTENT_LENGTH"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -18,6 +18,7 @@ import redis as redis_lib
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import HealthCheck, settings
 
 from dripper import create_app
 from dripper.extensions import db
@@ -25,6 +26,25 @@ from dripper.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Property-based tests: the same modest set of examples on every run (CI and here), so
+# the suite stays fast and a failure is repeatable. HYPOTHESIS_PROFILE=deep searches
+# wider, with fresh random examples each run. The examples share one app per test
+# (function-scoped fixtures), which the tests are written for: each example uses its
+# own MessageSid and numbers.
+settings.register_profile(
+    "dripper",
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "deep", settings.get_profile("dripper"), max_examples=1000, derandomize=False
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dripper"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
