@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     # Bytes a request body may have (Flask answers 413 beyond): Twilio's largest webhook,
     # a 1,600-character text with ten media links, is a few kilobytes.
     "MAX_CONTENT_LENGTH": 131072,
+    "METRICS_TOKEN": None,  # bearer token for /metrics; unset: /metrics answers 404
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}

@@ -8,6 +8,8 @@ it with ``@pytest.mark.database("postgresql")``.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +22,15 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import HealthCheck, settings
 
-from dripper import create_app
-from dripper.extensions import db
+# Every process of a test run (this one and the Celery workers it starts, which inherit
+# the environment) counts its metrics in one directory, as web and worker do in
+# production, and /metrics adds them up. Set before dripper (and its metrics) is imported.
+_METRICS_DIR = None
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dripper-m-")
+
+from dripper import create_app  # noqa: E402
+from dripper.extensions import db  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
@@ -49,6 +58,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dripper"))
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "database(name): run only on that database")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
 
 
 def available_databases() -> list[str]:

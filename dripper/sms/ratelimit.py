@@ -15,6 +15,7 @@ from collections.abc import Callable
 import redis
 from flask import Flask, current_app
 
+from dripper import metrics
 from dripper.sms.base import RetryableSendError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class SendRateLimiter:
         except redis.RedisError as error:
             raise RetryableSendError(f"send-rate limiter unavailable: {error}") from error
         wait = int(wait_us) / 1_000_000
+        metrics.send_rate_reserved(int(granted), wait)
         if not int(granted):
             raise SendRateWaitTooLong(
                 f"no send slot within {self.max_wait:.0f}s", retry_after=wait - self.max_wait
