@@ -27,6 +27,9 @@ from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course
 
+# What is counted does not depend on the database; one is enough.
+pytestmark = pytest.mark.database("sqlite")
+
 TOKEN = "metrics-token-7f3a9c"
 NEW_YORK = ZoneInfo("America/New_York")
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

@@ -181,6 +181,7 @@ def leaks(log: str, secrets: dict[str, str], phones: list[str], bodies: list[str
     return found
 
 
+@pytest.mark.database("sqlite")  # what is logged does not depend on the database
 def test_no_secret_number_or_message_text_reaches_the_logs_at_info(
     app: Flask,
     client: FlaskClient,

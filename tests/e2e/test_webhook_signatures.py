@@ -37,6 +37,9 @@ from dripper.models import (
 INBOUND = "/sms/inbound"
 STATUS = "/sms/status"
 
+# The signature check reads no database; one is enough.
+pytestmark = pytest.mark.database("sqlite")
+
 
 @pytest.fixture
 def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
