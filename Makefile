@@ -20,8 +20,11 @@ install: $(VENV)/.installed ## Create the virtual environment and install drippe
 run: $(VENV)/.installed ## Migrate, load lessons/, run web + worker + beat (console SMS, sandbox clock)
 	$(PY) scripts/run_local.py
 
+# pytest exits 5 when it ran no test: that fails too, and says so (make itself exits 2).
 test: $(VENV)/.installed ## The whole suite: SQLite, and PostgreSQL where TEST_DATABASE_URL is set
-	$(PY) scripts/services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@status=0; $(PY) scripts/services.py $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status = 5 ]; then echo "FAILED: pytest collected no tests (exit 5)" >&2; fi; \
+	exit $$status
 
 check: $(VENV)/.installed ## Validate the course files
 	DRIPPER_SANDBOX=1 $(VENV)/bin/flask --app web course check lessons/

@@ -73,11 +73,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from dripper import models  # noqa: F401 - register the tables with the metadata
     from dripper.cli import register_commands
     from dripper.health import bp as health_bp
+    from dripper.metrics.scrape import bp as metrics_bp
     from dripper.sandbox import bp as sandbox_bp
     from dripper.signup import bp as signup_bp
     from dripper.webhooks import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(sandbox_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(webhooks_bp)

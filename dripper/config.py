@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_RETRY_BASE": 5.0,  # seconds before the first retry; doubled each time
     "DELIVERY_RETRY_MAX_DELAY": 1800.0,  # the longest wait between two retries
     "DRIP_MAX_FAILURES": 5,  # drip errors in a row before a subscription is parked
+    # Bytes a request body may have (Flask answers 413 beyond): Twilio's largest webhook,
+    # a 1,600-character text with ten media links, is a few kilobytes.
+    "MAX_CONTENT_LENGTH": 131072,
+    "METRICS_TOKEN": None,  # bearer token for /metrics; unset: /metrics answers 404
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
@@ -76,6 +80,7 @@ _INTS = {
     "PROXY_FIX_HOPS",
     "DELIVERY_RETRY_FOR",
     "DRIP_MAX_FAILURES",
+    "MAX_CONTENT_LENGTH",
 }
 #: A part of a whole: at least 0, below 1.
 _FRACTIONS = {"SEND_RATE_REPLY_SHARE"}

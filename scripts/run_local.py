@@ -8,6 +8,7 @@ private one is started for the session.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,12 @@ def main() -> int:
     flask = [str(BIN / "flask"), "--app", "web"]
     instance = ROOT / "instance"
     instance.mkdir(exist_ok=True)
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Web, worker and beat count metrics in one directory, emptied at each start.
+        metrics = instance / "metrics"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True)
     subprocess.run([*flask, "course", "import", "lessons/"], cwd=ROOT, env=env, check=True)
     model = Path(env.get("CLASSIFIER_MODEL_PATH") or instance / "reply-model.npz")

@@ -8,6 +8,8 @@ it with ``@pytest.mark.database("postgresql")``.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,17 +20,49 @@ import redis as redis_lib
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import HealthCheck, settings
 
-from dripper import create_app
-from dripper.extensions import db
+# Every process of a test run (this one and the Celery workers it starts, which inherit
+# the environment) counts its metrics in one directory, as web and worker do in
+# production, and /metrics adds them up. Set before dripper (and its metrics) is imported.
+_METRICS_DIR = None
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dripper-m-")
+
+from dripper import create_app  # noqa: E402
+from dripper.extensions import db  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+# Property-based tests: the same modest set of examples on every run (CI and here), so
+# the suite stays fast and a failure is repeatable. HYPOTHESIS_PROFILE=deep searches
+# wider, with fresh random examples each run. The examples share one app per test
+# (function-scoped fixtures), which the tests are written for: each example uses its
+# own MessageSid and numbers.
+settings.register_profile(
+    "dripper",
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "deep", settings.get_profile("dripper"), max_examples=1000, derandomize=False
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dripper"))
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "database(name): run only on that database")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
 
 
 def available_databases() -> list[str]:

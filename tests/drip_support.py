@@ -209,7 +209,7 @@ class Worker:
                 "-A",
                 "drip_worker",
                 "worker",
-                "--loglevel=WARNING",
+                f"--loglevel={self.env.get('LOG_LEVEL', 'WARNING')}",
                 f"--concurrency={self.concurrency}",
                 "--pool=prefork",
                 "--without-gossip",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from dripper import suppression
+from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.conversation import replies, states
 from dripper.conversation.keywords import Command, Keyword, normalise, parse_command
@@ -290,6 +290,7 @@ def _classify(message: Message) -> Classification:
     message.label = result.label
     message.confidence = round(result.confidence, 4)
     message.needs_review = result.needs_review
+    metrics.inbound(result.label.value)
     log.info(
         "message %s: %s (%.2f, %s layer)",
         message.id,

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 
+from dripper import metrics
 from dripper.clock import now as clock_now
 from dripper.conversation.states import SCHEDULED_STATES
 from dripper.extensions import db
@@ -115,6 +116,7 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
+@metrics.timed_tick
 def tick(
     *,
     now: datetime | None = None,

@@ -42,7 +42,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from dripper import suppression
+from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.courses.gsm import count_segments
 from dripper.extensions import db
@@ -614,6 +614,7 @@ def _accepted(message: Message, result: SendResult) -> None:
     message.error_code = None
     message.error_message = None
     message.sent_at = message.status_at = now()
+    metrics.sent()
 
 
 def _note_error(message: Message, error: RetryableSendError) -> None:
@@ -634,6 +635,7 @@ def _fail(message: Message, error: SendError, *, reason: str) -> None:
         message.error_code = error.code
         message.error_message = str(error)
     db.session.add(DeliveryFailure(message=message, reason=reason, created_at=now()))
+    metrics.failed(message.error_code)
 
 
 class _SendLock:
@@ -980,6 +982,7 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
     ]
     if accepted:
         db.session.execute(update(Message), accepted)
+        metrics.sent(len(accepted))
         for values in accepted:
             report.note(int(values["id"]), Outcome.SENT)  # type: ignore[arg-type]
             log.debug("message %s accepted as %s", values["id"], values["provider_sid"])

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import redis
 from flask import Flask, current_app
 
+from dripper import metrics
 from dripper.sms.base import RetryableSendError
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ class SendRateLimiter:
         except redis.RedisError as error:
             raise RetryableSendError(f"send-rate limiter unavailable: {error}") from error
         granted, refused_us, *waits_us = (int(value) for value in answer)
+        first_us = waits_us[0] if granted and waits_us else refused_us
+        metrics.send_rate_reserved(granted, first_us / 1_000_000)
         if not granted:
             wait = refused_us / 1_000_000
             raise SendRateWaitTooLong(

@@ -11,6 +11,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from dripper import metrics
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageStatus
@@ -65,6 +66,7 @@ def apply_status(sid: str, status: str, error_code: int | None, error_message: s
         assert message is not None
         apply_permanent_error(message, error_code, error_message)
     db.session.commit()
+    metrics.status_reported(new.value, error_code)
     log.info("message %s is %s", message_id, new.value)
     return True
 

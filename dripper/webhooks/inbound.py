@@ -19,6 +19,17 @@ from dripper.phones import PhoneError, inbound_phone
 _SID = re.compile(r"^[A-Za-z]{2}[0-9A-Za-z]{8,62}$")
 
 
+def is_message_sid(value: str) -> bool:
+    """Whether ``value`` has the shape of a Twilio message SID."""
+    return bool(_SID.match(value))
+
+
+def storable(text: str) -> str:
+    """``text`` as every database can keep it: PostgreSQL refuses NUL in text columns,
+    and a NUL a person could not have typed must not turn a message into a 500."""
+    return text.replace("\x00", "\ufffd")
+
+
 class MalformedWebhook(ValueError):
     """A signed request that is not an inbound message we can store."""
 
@@ -33,14 +44,14 @@ class InboundSms:
 def read_inbound(form: Mapping[str, str]) -> InboundSms:
     """The fields we need from Twilio's form; raise ``MalformedWebhook`` when they're unusable."""
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    if not _SID.match(sid):
+    if not is_message_sid(sid):
         raise MalformedWebhook("missing or malformed MessageSid")
     try:
         phone = inbound_phone(form.get("From"))
     except PhoneError as error:
         raise MalformedWebhook(f"From is {error}") from None
     # An MMS with only a picture has no Body; it is still a message from the person.
-    return InboundSms(sid=sid, phone=phone.e164, body=form.get("Body") or "")
+    return InboundSms(sid=sid, phone=phone.e164, body=storable(form.get("Body") or ""))
 
 
 def store_inbound(sms: InboundSms) -> Message | None:

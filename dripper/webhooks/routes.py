@@ -22,7 +22,13 @@ from dripper.sms.outbox import webhook_answer
 from dripper.sms.senders import get_sender, status_callback_url
 from dripper.sms.status import adopt_answer_sid, apply_status
 from dripper.webhooks import bp
-from dripper.webhooks.inbound import MalformedWebhook, read_inbound, store_inbound
+from dripper.webhooks.inbound import (
+    MalformedWebhook,
+    is_message_sid,
+    read_inbound,
+    storable,
+    store_inbound,
+)
 from dripper.webhooks.signature import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -122,15 +128,15 @@ def status() -> ResponseReturnValue:
     """Twilio's status callback for an outbound message: record how far it got."""
     sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
     value = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").strip()
-    if not sid or not value:
-        log.warning("status callback refused: MessageSid or MessageStatus missing")
+    if not is_message_sid(sid) or not value:
+        log.warning("status callback refused: MessageSid or MessageStatus missing or malformed")
         return "malformed status callback\n", 400
     answer = _int_or_none(request.args.get(ANSWER_PARAM))
     if answer is not None:
         # A reply we handed over in TwiML: its first callback tells us Twilio's sid.
         adopt_answer_sid(answer, sid)
     error_code = _int_or_none(request.form.get("ErrorCode"))
-    error_message = request.form.get("ErrorMessage") or None
+    error_message = storable(request.form.get("ErrorMessage") or "") or None
     known = apply_status(sid, value, error_code, error_message)
     db.session.commit()
     if not known:
@@ -140,7 +146,10 @@ def status() -> ResponseReturnValue:
 
 
 def _int_or_none(value: str | None) -> int | None:
+    """Twilio's error codes are five digits; anything that is not a code is no code."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    # The column is a 32-bit integer: a larger "code" must not become a database error.
+    return number if number is not None and 0 <= number < 2**31 else None
