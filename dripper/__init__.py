@@ -33,6 +33,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
     app.config["CELERY"] = {**celery_config(settings), **settings.get("CELERY", {})}
     configure_logging(settings["LOG_LEVEL"])
+    # The admin console's session: not readable by scripts, not sent on cross-site
+    # posts, and only over HTTPS outside sandbox mode.
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_SECURE", not settings["DRIPPER_SANDBOX"])
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", not settings["DRIPPER_SANDBOX"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
@@ -45,12 +53,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from dripper import models  # noqa: F401 - register the tables with the metadata
+    from dripper.admin import bp as admin_bp
     from dripper.cli import register_commands
     from dripper.health import bp as health_bp
     from dripper.sandbox import bp as sandbox_bp
     from dripper.signup import bp as signup_bp
     from dripper.webhooks import bp as webhooks_bp
 
+    app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(sandbox_bp)
     app.register_blueprint(signup_bp)

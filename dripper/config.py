@@ -42,11 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SEND_CONCURRENCY": 4,  # provider calls in flight at once per chunk delivery task
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
+    "ADMIN_LOGIN_IP_LIMIT": "10/minute;100/day",  # admin sign-in attempts per client address
+    "ADMIN_LOGIN_ACCOUNT_LIMIT": "5/15 minutes",  # failed admin sign-ins per account
+    "ADMIN_PAGE_SIZE": 50,  # rows per page in the admin subscriber list
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
 _FLOATS = {"SEND_RATE", "TWILIO_TIMEOUT", "SEND_RATE_MAX_WAIT"}
-_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY"}
+_INTS = {"DRIP_BATCH_SIZE", "DRIP_CLAIM_TIMEOUT", "SMS_SEND_CONCURRENCY", "ADMIN_PAGE_SIZE"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
