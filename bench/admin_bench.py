@@ -96,7 +96,7 @@ def load_people(people: int, course_id: int, lessons: list[int]) -> None:
                 sa.text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
-                )  # fmt: skip
+                )
             )
         connection.execute(sa.text("ANALYZE"))
 

@@ -57,7 +57,7 @@ def stacked_bars(columns: Sequence[tuple[str, dict[str, int]]], series: Sequence
     parts = []
     for i, (label, values) in enumerate(columns):
         x = pad + i * band + band * 0.15
-        y = pad + plot
+        y: float = pad + plot
         for j, name in enumerate(series):
             count = values.get(name, 0)
             if not count:

@@ -107,7 +107,7 @@ def course_new() -> ResponseReturnValue:
                 LessonSpec(
                     lesson.key.data, lesson.title.data, lesson.text.data, lesson.question.data
                 )
-            ],  # fmt: skip
+            ],
         )
         taken = db.session.scalar(
             select(Course.id).where((Course.slug == spec.slug) | (Course.keyword == spec.keyword))
@@ -329,7 +329,7 @@ def _settings_from_form(spec: CourseSpec, form: Any) -> tuple[CourseSpec, list[s
     messages: dict[str, str] = {}
     for name in MESSAGE_PLACEHOLDERS:
         messages[name] = form.get(f"message-{name}", "").replace("\r\n", "\n").strip()
-    for name, text in spec.messages.items():
+    for name in spec.messages:
         if name not in MESSAGE_PLACEHOLDERS:  # per-country wording
             value = form.get(f"message-{name}", "").replace("\r\n", "\n").strip()
             if value:

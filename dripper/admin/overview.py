@@ -138,8 +138,8 @@ def funnel(course: Course) -> list[dict[str, object]]:
         )
     )
     ids = [lesson.id for lesson in lessons] or [0]
-    sent: dict[int, int] = {}
-    delivered: dict[int, int] = {}
+    sent: dict[int | None, int] = {}
+    delivered: dict[int | None, int] = {}
     for lesson_id, status, count in db.session.execute(
         select(Message.lesson_id, Message.status, func.count())
         .where(Message.lesson_id.in_(ids), Message.kind == MessageKind.LESSON)
@@ -148,8 +148,8 @@ def funnel(course: Course) -> list[dict[str, object]]:
         sent[lesson_id] = sent.get(lesson_id, 0) + count
         if status in DELIVERED:
             delivered[lesson_id] = delivered.get(lesson_id, 0) + count
-    here: dict[int, int] = {}
-    left: dict[int, int] = {}
+    here: dict[int | None, int] = {}
+    left: dict[int | None, int] = {}
     for lesson_id, state, count in db.session.execute(
         select(Subscription.last_lesson_id, Subscription.state, func.count())
         .where(Subscription.last_lesson_id.in_(ids))

@@ -245,7 +245,7 @@ def publish(course: Course, actor: str, admin_id: int | None = None) -> CourseVe
                 "before": before,
                 "after": version.spec,
             },
-        )  # fmt: skip
+        )
     )
     db.session.flush()
     return version

@@ -158,7 +158,7 @@ def _subscription(subscription_id: int) -> Subscription:
     return subscription
 
 
-def _back(subscription: Subscription) -> Response:
+def _back(subscription: Subscription) -> ResponseReturnValue:
     return redirect(url_for("admin.subscriber_page", subscriber_id=subscription.subscriber_id),
                     code=303)  # fmt: skip
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from admin_support import PASSWORD, make_admin
 from drip_support import add_person
+from fixtures_browser import screenshot
 
 from dripper.extensions import db
 from dripper.models import Course, SubscriptionState
-from fixtures_browser import screenshot
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from admin_support import PASSWORD, csrf_from, make_admin, sign_in
+from admin_support import PASSWORD, make_admin, sign_in
+from conftest import TEST_REDIS_URL, make_config
 from drip_support import add_person
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import TEST_REDIS_URL, make_config
 from dripper.extensions import db
 from dripper.models import (
     Admin,
@@ -181,6 +181,7 @@ def csrf_app(database_url: str, tmp_path: Any, database: str) -> Any:
 
 def test_every_form_needs_its_csrf_token(csrf_app: Flask) -> None:
     from conftest import LESSONS
+
     from dripper.courses.spec import load
     from dripper.courses.store import import_course
 
