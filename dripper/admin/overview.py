@@ -148,26 +148,21 @@ def funnel(course: Course) -> list[dict[str, object]]:
         sent[lesson_id] = sent.get(lesson_id, 0) + count
         if status in DELIVERED:
             delivered[lesson_id] = delivered.get(lesson_id, 0) + count
+    # One pass over the subscriptions for where people are now (not three).
     here: dict[int | None, int] = {}
     left: dict[int | None, int] = {}
-    for lesson_id, state, count in db.session.execute(
-        select(Subscription.last_lesson_id, Subscription.state, func.count())
+    replied: dict[int | None, int] = {}
+    for lesson_id, count, stopped, answered in db.session.execute(
+        select(
+            Subscription.last_lesson_id,
+            func.count(),
+            func.count().filter(Subscription.state.in_(LEFT_STATES)),
+            func.count().filter(Subscription.last_reply_at >= Subscription.last_lesson_at),
+        )
         .where(Subscription.last_lesson_id.in_(ids))
-        .group_by(Subscription.last_lesson_id, Subscription.state)
+        .group_by(Subscription.last_lesson_id)
     ):
-        here[lesson_id] = here.get(lesson_id, 0) + count
-        if state in LEFT_STATES:
-            left[lesson_id] = left.get(lesson_id, 0) + count
-    replied = dict(
-        db.session.execute(
-            select(Subscription.last_lesson_id, func.count())
-            .where(
-                Subscription.last_lesson_id.in_(ids),
-                Subscription.last_reply_at >= Subscription.last_lesson_at,
-            )
-            .group_by(Subscription.last_lesson_id)
-        ).all()
-    )
+        here[lesson_id], left[lesson_id], replied[lesson_id] = count, stopped, answered
     return [
         {
             "lesson": lesson,
@@ -225,17 +220,15 @@ def dashboard() -> ResponseReturnValue:
     ]
     at = now()
     end_of_day = at.replace(hour=23, minute=59, second=59)
-    due_now, due_today = (
-        int(
-            db.session.scalar(
-                select(func.count(Subscription.id)).where(
-                    Subscription.state.in_(list(SCHEDULED_STATES)), Subscription.next_send_at <= t
-                )
-            )
-            or 0
+    due_now, due_today = db.session.execute(
+        select(
+            func.count().filter(Subscription.next_send_at <= at),
+            func.count(),
+        ).where(
+            Subscription.state.in_(list(SCHEDULED_STATES)),
+            Subscription.next_send_at <= end_of_day,
         )
-        for t in (at, end_of_day)
-    )
+    ).one()
     pending = int(
         db.session.scalar(
             select(func.count(Message.id)).where(Message.status == MessageStatus.PENDING)

@@ -426,3 +426,35 @@ def test_subscriber_list_pages_by_keyset_and_filters(
     assert sorted(seen) == [f"+1303555{n:04d}" for n in range(5)]
     page = client.get("/admin/subscribers?q=%2B1303").get_data(as_text=True)
     assert "+13035550004" in page and "+12025550123" not in page
+
+
+def test_dashboard_counts_the_drop_off_by_lesson(client: FlaskClient, course: Course) -> None:
+    from datetime import UTC, datetime
+
+    first, second = course.lessons[0], course.lessons[1]
+    when = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    for n, (lesson, status, state, replied) in enumerate([
+        (first, MessageStatus.DELIVERED, SubscriptionState.ACTIVE, True),
+        (first, MessageStatus.FAILED, SubscriptionState.PAUSED, False),
+        (second, MessageStatus.DELIVERED, SubscriptionState.OPTED_OUT, False),
+    ]):  # fmt: skip
+        person = add_person(course, f"+1202555{n:04d}", state=state)
+        person.last_lesson_id, person.last_lesson_at = lesson.id, when
+        person.last_reply_at = when.replace(hour=18) if replied else None
+        db.session.add(
+            Message(direction=Direction.OUTBOUND, kind=MessageKind.LESSON, phone=f"+1202555{n:04d}",
+                    subscription_id=person.id, lesson_id=lesson.id, body="x", status=status,
+                    error_code=30003 if status is MessageStatus.FAILED else None)
+        )  # fmt: skip
+    db.session.commit()
+    make_admin("editor@example.org", role="editor")
+    sign_in(client, "editor@example.org")
+    page = client.get("/admin/dashboard").get_data(as_text=True)
+    rows = re.findall(
+        r"<tr><td>(\d+)</td><td>[^<]*</td>((?:<td class=\"num\">\d+</td>\s*)+)</tr>", page
+    )
+    numbers = {row: [int(x) for x in re.findall(r">(\d+)<", cells)] for row, cells in rows}
+    # sent, delivered, at it now, replied to it, stopped there
+    assert numbers["1"] == [2, 1, 2, 1, 1]
+    assert numbers["2"] == [1, 1, 1, 0, 1]
+    assert "30003" in page
