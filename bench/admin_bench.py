@@ -117,16 +117,20 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its name)")
+    parser.add_argument("--reuse", help="time against a database kept by --keep (no loading)")
     args = parser.parse_args()
     base_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not base_url:
         print("admin bench: skipped (set BENCH_DATABASE_URL to a PostgreSQL server)")
         return 0
     base = sa.make_url(base_url)
-    name = f"dripper_admin_bench_{uuid.uuid4().hex[:8]}"
+    name = args.reuse or f"dripper_admin_bench_{uuid.uuid4().hex[:8]}"
     server = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    if args.reuse:
+        args.keep = True
+    else:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         app = create_app({
             "DATABASE_URL": base.set(database=name).render_as_string(hide_password=False),
@@ -134,16 +138,20 @@ def main() -> int:
             "RATELIMIT_ENABLED": False, "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
         })  # fmt: skip
         with app.app_context():
-            db.create_all()
-            import_course(load(ROOT / "lessons" / "working-with-resistance.yaml"))
-            db.session.add(Admin(email="bench@example.org", password_hash=hash_password("bench password 1"), role="owner"))  # fmt: skip
-            db.session.commit()
+            if not args.reuse:
+                db.create_all()
+                import_course(load(ROOT / "lessons" / "working-with-resistance.yaml"))
+                db.session.add(Admin(email="bench@example.org", password_hash=hash_password("bench password 1"), role="owner"))  # fmt: skip
+                db.session.commit()
             course = db.session.scalar(sa.select(Course))
             assert course is not None
             lessons = list(db.session.scalars(sa.select(Lesson.id).order_by(Lesson.position)))
-            started = time.perf_counter()
-            load_people(args.people, course.id, lessons)
-            print(f"loaded {args.people:,} subscribers in {time.perf_counter() - started:.0f} s")
+            if not args.reuse:
+                started = time.perf_counter()
+                load_people(args.people, course.id, lessons)
+                print(
+                    f"loaded {args.people:,} subscribers in {time.perf_counter() - started:.0f} s"
+                )
             client = app.test_client()
             client.post(
                 "/admin/login", data={"email": "bench@example.org", "password": "bench password 1"}
@@ -166,9 +174,9 @@ def main() -> int:
     finally:
         if args.keep:
             print(f"kept database {name}")
-            return 0
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        else:
+            with server.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         server.dispose()
     return 0
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from dripper import people
@@ -177,26 +177,27 @@ def funnel(course: Course) -> list[dict[str, object]]:
 
 
 def readiness_mix(weeks: int = 8) -> list[tuple[str, dict[str, int]]]:
-    """How replies were labelled, week by week (readiness labels only)."""
+    """How replies were labelled, week by week (readiness labels only): one range scan."""
     end = now()
-    columns = []
-    for back in range(weeks - 1, -1, -1):
-        start = end - timedelta(days=7 * (back + 1))
-        stop = end - timedelta(days=7 * back)
-        counts = dict(
-            db.session.execute(
-                select(Message.label, func.count())
-                .where(
-                    Message.direction == Direction.INBOUND,
-                    Message.created_at >= start,
-                    Message.created_at < stop,
-                    Message.label.in_(list(READINESS_LABELS)),
-                )
-                .group_by(Message.label)
-            ).all()
+    starts = [end - timedelta(days=7 * (back + 1)) for back in range(weeks)]  # newest first
+    week = case(
+        *((Message.created_at >= start, index) for index, start in enumerate(starts)),
+        else_=weeks,
+    )
+    counts: dict[int, dict[str, int]] = {index: {} for index in range(weeks)}
+    for index, label, count in db.session.execute(
+        select(week, Message.label, func.count())
+        .where(
+            Message.direction == Direction.INBOUND,
+            Message.created_at >= starts[-1],
+            Message.created_at < end,
+            Message.label.in_(list(READINESS_LABELS)),
         )
-        columns.append((f"{start:%b %d}", {str(k): v for k, v in counts.items()}))
-    return columns
+        .group_by(week, Message.label)
+    ):
+        if index in counts and label is not None:
+            counts[index][str(label)] = count
+    return [(f"{starts[i]:%b %d}", counts[i]) for i in range(weeks - 1, -1, -1)]
 
 
 @bp.get("/dashboard")
