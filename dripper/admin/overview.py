@@ -124,7 +124,7 @@ def reply_relabel(message_id: int) -> ResponseReturnValue:
         abort(400)
     db.session.commit()
     flash(f"Reply {message_id} is now {label.value}.")
-    return redirect(request.form.get("back") or url_for("admin.review"), code=303)
+    return redirect(url_for("admin.review"), code=303)
 
 
 def funnel(course: Course) -> list[dict[str, object]]:

@@ -3,6 +3,7 @@ and pause a subscriber."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,15 @@ from drip_support import add_person
 from fixtures_browser import screenshot
 
 from dripper.extensions import db
-from dripper.models import Course, SubscriptionState
+from dripper.models import (
+    Course,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    SubscriptionState,
+)
+from dripper.readiness.labels import ReplyLabel
 
 
 @pytest.fixture
@@ -31,6 +40,25 @@ def test_an_editor_reorders_fixes_a_quote_publishes_and_pauses_someone(
     from selenium.webdriver.support.ui import WebDriverWait
 
     person = add_person(course, "+12025550123")
+    lesson = course.lessons[0]
+    when = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    conversation = [
+        (Direction.OUTBOUND, MessageKind.LESSON, lesson.text, MessageStatus.DELIVERED, None, None),
+        (Direction.OUTBOUND, MessageKind.QUESTION, lesson.question, MessageStatus.DELIVERED, None, None),
+        (Direction.INBOUND, MessageKind.REPLY, "That's my brother exactly. I'll try it.",
+         MessageStatus.RECEIVED, ReplyLabel.ENGAGED, 0.86),
+        (Direction.INBOUND, MessageKind.REPLY, "<b>not sure</b> this works for us",
+         MessageStatus.RECEIVED, ReplyLabel.AMBIVALENT, 0.44),
+    ]  # fmt: skip
+    for n, (direction, kind, body, status, label, confidence) in enumerate(conversation):
+        db.session.add(
+            Message(direction=direction, kind=kind, phone=person.subscriber.phone,
+                    subscriber_id=person.subscriber_id, subscription_id=person.id,
+                    lesson_id=lesson.id if direction is Direction.OUTBOUND else None, body=body,
+                    status=status, label=label, confidence=confidence,
+                    needs_review=confidence is not None and confidence < 0.5,
+                    created_at=when + timedelta(hours=3 * n))
+        )  # fmt: skip
     db.session.commit()
     make_admin()
     wait = WebDriverWait(browser, 10)
@@ -100,6 +128,11 @@ def test_an_editor_reorders_fixes_a_quote_publishes_and_pauses_someone(
     browser.get(live_server.url + f"/admin/subscribers/{subscriber_id}")
     browser.find_element(By.ID, f"pause-{subscription_id}").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, f"state-{subscription_id}"), "paused"))
+    # A reply's HTML shows as text.
+    assert (
+        "<b>not sure</b>"
+        in browser.find_element(By.CSS_SELECTOR, ".msg.inbound:last-child .body").text
+    )
     screenshot(browser, "admin-subscriber")
     db.session.remove()
     from dripper.models import Subscription
