@@ -138,3 +138,45 @@ def test_an_editor_reorders_fixes_a_quote_publishes_and_pauses_someone(
     from dripper.models import Subscription
 
     assert db.session.get(Subscription, subscription_id).state is SubscriptionState.PAUSED  # type: ignore[union-attr]
+
+
+@pytest.mark.database("sqlite")
+def test_every_page_fits_a_phone_and_the_lessons_move_by_keyboard(
+    app: Any, course: Course, live_server: Any, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    person = add_person(course, "+12025550123")
+    db.session.commit()
+    make_admin()
+    slug, subscriber_id = course.slug, person.subscriber_id
+    first, second = (lesson.key for lesson in course.lessons[:2])
+    db.session.remove()
+    browser.set_window_size(390, 844)
+    wait = WebDriverWait(browser, 10)
+    browser.get(live_server.url + "/admin/login")
+    browser.find_element(By.ID, "email").send_keys("owner@example.org")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD + "\n")
+    wait.until(ec.url_contains("/admin/dashboard"))
+    for path in ("/admin/dashboard", "/admin/courses", f"/admin/courses/{slug}",
+                 f"/admin/courses/{slug}/settings", f"/admin/courses/{slug}/lessons/{first}",
+                 "/admin/subscribers", f"/admin/subscribers/{subscriber_id}", "/admin/review"):  # fmt: skip
+        browser.get(live_server.url + path)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 1, (path, overflow)
+    # Keyboard only: tab to the second lesson's Up button and press Enter.
+    browser.get(live_server.url + f"/admin/courses/{slug}")
+    up = browser.find_element(By.CSS_SELECTOR, f"#lesson-{second} button[value=up]")
+    browser.execute_script("arguments[0].focus()", up)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#draft-state.notice")))
+    keys = [
+        li.get_attribute("data-key") for li in browser.find_elements(By.CSS_SELECTOR, "li.lesson")
+    ]
+    assert keys[:2] == [second, first]
+    screenshot(browser, "admin-phone-lessons")
