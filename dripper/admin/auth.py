@@ -196,4 +196,5 @@ def admin_role(admin_id: int) -> ResponseReturnValue:
 
 @bp.errorhandler(403)
 def forbidden(error: Exception) -> ResponseReturnValue:
+    """An editor on an owner's page: a plain page saying so, status 403."""
     return render_template("admin/error.html", message="Only an owner can open this page."), 403
