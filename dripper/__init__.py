@@ -71,6 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from dripper import models  # noqa: F401 - register the tables with the metadata
+    from dripper.admin import bp as admin_bp
     from dripper.cli import register_commands
     from dripper.health import bp as health_bp
     from dripper.metrics.scrape import bp as metrics_bp
@@ -78,6 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from dripper.signup import bp as signup_bp
     from dripper.webhooks import bp as webhooks_bp
 
+    app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(sandbox_bp)

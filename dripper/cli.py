@@ -11,9 +11,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from dripper import people
+from dripper.admin.passwords import hash_password
 from dripper.clock import SandboxDisabled, now, parse_duration, sandbox_clock
 from dripper.courses.check import check_paths
 from dripper.courses.spec import CourseFileError, course_files, dump, load
@@ -90,8 +90,14 @@ def course_export(slug: str, output: str | None) -> None:
 @admin_cli.command("create")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-def admin_create(email: str, password_stdin: bool) -> None:
-    """Create an admin (or reset an existing admin's password)."""
+@click.option(
+    "--role",
+    type=click.Choice(["editor", "owner"]),
+    default=None,
+    help="editor (courses) or owner (also subscribers' data and admins); new admins: editor",
+)
+def admin_create(email: str, password_stdin: bool, role: str | None) -> None:
+    """Create an admin (or reset an existing admin's password, and role if given)."""
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
@@ -104,12 +110,17 @@ def admin_create(email: str, password_stdin: bool) -> None:
     admin = db.session.scalar(select(Admin).where(Admin.email == email))
     action = "admin.password" if admin else "admin.create"
     if admin is None:
-        admin = Admin(email=email)
+        admin = Admin(email=email, role=role or "editor")
         db.session.add(admin)
-    admin.password_hash = generate_password_hash(password)
-    db.session.add(AuditEntry(actor="cli", action=action, target=f"admin:{email}"))
+    elif role:
+        admin.role = role
+    admin.password_hash = hash_password(password)
+    db.session.add(
+        AuditEntry(actor="cli", action=action, target=f"admin:{email}", detail={"role": admin.role})
+    )
     db.session.commit()
-    click.echo(f"{'password reset for' if action == 'admin.password' else 'created admin'} {email}")
+    done = "password reset for" if action == "admin.password" else "created admin"
+    click.echo(f"{done} {email} ({admin.role})")
 
 
 def _clock_or_fail():  # type: ignore[no-untyped-def]

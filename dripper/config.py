@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     # a 1,600-character text with ten media links, is a few kilobytes.
     "MAX_CONTENT_LENGTH": 131072,
     "METRICS_TOKEN": None,  # bearer token for /metrics; unset: /metrics answers 404
+    "ADMIN_LOGIN_IP_LIMIT": "10/minute;100/day",  # admin sign-in attempts per client address
+    "ADMIN_LOGIN_ACCOUNT_LIMIT": "5/15 minutes",  # failed admin sign-ins per account
+    "ADMIN_PAGE_SIZE": 50,  # rows per page in the admin subscriber list
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
@@ -81,6 +84,7 @@ _INTS = {
     "DELIVERY_RETRY_FOR",
     "DRIP_MAX_FAILURES",
     "MAX_CONTENT_LENGTH",
+    "ADMIN_PAGE_SIZE",
 }
 #: A part of a whole: at least 0, below 1.
 _FRACTIONS = {"SEND_RATE_REPLY_SHARE"}

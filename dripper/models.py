@@ -187,6 +187,10 @@ class Course(Model):
     messages: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The admin console's unpublished edits: the whole course as its file would say it
+    # (CourseSpec.to_dict()), or None when what is live is what the editors see.
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     lessons: Mapped[list[Lesson]] = relationship(
         back_populates="course",
@@ -217,8 +221,40 @@ class Lesson(Model):
     course: Mapped[Course] = relationship(foreign_keys=[course_id])
 
 
+class CourseVersion(Model):
+    """One publication of a course: what went live, when and by whom (for diff and rollback)."""
+
+    __table_args__ = (UniqueConstraint("course_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(254))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LessonSkip(Model):
+    """A lesson published before a person's place in the course: never sent to them.
+
+    Written when the lesson goes live, for everyone who already had a lesson that now
+    comes after it, so the drip can keep their place by identity, not position.
+    """
+
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id"), primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id"), primary_key=True)
+
+
 class Subscriber(Model):
     """A phone number and what we know about when it may be texted."""
+
+    # The admin console's search by the start of a number (LIKE '+1202%') on PostgreSQL.
+    __table_args__ = (
+        Index(
+            "ix_subscriber_phone_pattern", "phone", postgresql_ops={"phone": "varchar_pattern_ops"}
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
@@ -249,6 +285,10 @@ class Subscription(Model):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "course_id"),
         Index("ix_subscription_due", "state", "next_send_at"),
+        # The admin console's subscriber list: newest first, filtered by course and state.
+        Index("ix_subscription_course_state_id", "course_id", "state", "id"),
+        Index("ix_subscription_state_id", "state", "id"),
+        Index("ix_subscription_last_lesson_state", "last_lesson_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -302,6 +342,11 @@ class Message(Model):
         # The inbound sweep's question: which stored texts were never handled?
         Index("ix_message_direction_handled", "direction", "handled_at"),
         Index("ix_message_retry_at", "retry_at"),
+        # The admin dashboard's funnel, failures and readiness mix; the review queue.
+        Index("ix_message_lesson_kind_status", "lesson_id", "kind", "status"),
+        Index("ix_message_error_code", "error_code"),
+        Index("ix_message_direction_created", "direction", "created_at", "label"),
+        Index("ix_message_needs_review", "needs_review", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -403,6 +448,7 @@ class Admin(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="editor")  # editor or owner
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -413,6 +459,10 @@ class Admin(Model):
 
     def get_id(self) -> str:
         return str(self.id)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
 
 
 class AuditEntry(Model):

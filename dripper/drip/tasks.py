@@ -36,6 +36,7 @@ from dripper.logs import mask_phone
 from dripper.models import (
     Direction,
     Lesson,
+    LessonSkip,
     Message,
     MessageKind,
     MessageStatus,
@@ -103,11 +104,15 @@ def received_lesson_ids(subscription_id: int) -> set[int]:
 
 
 def next_lesson(subscription: Subscription) -> Lesson | None:
-    """The first lesson in the course's current order that this subscription has not had."""
+    """The first lesson in the course's current order that this subscription has not had,
+    leaving out lessons published before its place (``LessonSkip``)."""
     received = received_lesson_ids(subscription.id)
-    return next(
-        (lesson for lesson in subscription.course.lessons if lesson.id not in received), None
-    )
+    for lesson in subscription.course.lessons:
+        if lesson.id in received:
+            continue
+        if db.session.get(LessonSkip, (subscription.id, lesson.id)) is None:
+            return lesson
+    return None
 
 
 def _question_went_unanswered(subscription: Subscription) -> bool:
