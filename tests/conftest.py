@@ -183,4 +183,5 @@ def course(app: Flask) -> Any:
 pytest_plugins = [
     "fixtures_twilio",  # twilio_server: the fake Twilio API
     "fixtures_drip",  # broker, drip_config, worker: real Celery workers
+    "fixtures_browser",  # live_server, browser: a real server and headless Chromium
 ]

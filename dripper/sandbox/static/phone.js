@@ -66,7 +66,7 @@
     node.querySelector(".time").textContent = state.now + " " + state.zone;
     var schedule = state.schedule.map(function (s) { return s.course + ": " + s.summary; });
     node.querySelector(".schedule").textContent =
-      schedule.length ? schedule.join(" | ") : "Not subscribed: text " + (keyword() ? "JOIN " + keyword() : "JOIN") + " to start.";
+      schedule.length ? schedule.join(" | ") : "Not subscribed: text " + (keyword() || "JOIN") + " to start.";
     var thread = node.querySelector(".thread");
     var fingerprint = JSON.stringify(state.messages);
     if (fingerprint === column.fingerprint) { return; }
@@ -122,7 +122,8 @@
     var column = { phone: info.phone, node: node, fingerprint: null, count: 0 };
     columns[info.phone] = column;
     var join = node.querySelector(".chip.join");
-    join.textContent = keyword() ? "JOIN " + keyword() : "JOIN";
+    // A course's keyword is how a text asks to join that course (JOIN: the default one).
+    join.textContent = keyword() || "JOIN";
     node.querySelectorAll(".chip").forEach(function (chip) {
       chip.addEventListener("click", function () { send(column, chip.textContent); });
     });
@@ -167,7 +168,7 @@
     url.searchParams.set("course", this.value);
     window.history.replaceState(null, "", url);
     Object.keys(columns).forEach(function (phone) {
-      columns[phone].node.querySelector(".chip.join").textContent = "JOIN " + keyword();
+      columns[phone].node.querySelector(".chip.join").textContent = keyword() || "JOIN";
     });
   });
 
