@@ -47,9 +47,10 @@ def _read_as(message: Message) -> str:
 
 
 def _distance(subscription: Subscription, at: datetime, today: date) -> str:
+    """A lesson's distance from the last one (the pace); anything else's from today."""
     zone = schedule.zones_of(subscription.subscriber)[0]
     day = at.astimezone(zone).date()
-    if subscription.last_lesson_at is not None:
+    if subscription.last_lesson_at is not None and subscription.next_action == NextAction.LESSON:
         since = (day - subscription.last_lesson_at.astimezone(zone).date()).days
         return f"{_days(since)} after the last lesson"
     ahead = (day - today).days
@@ -140,7 +141,7 @@ def explain(subscription: Subscription, now: datetime) -> dict[str, Any]:
     reason = _reason(subscription, reply)
     if subscription.state is SubscriptionState.PAUSED and subscription.paused_until:
         reason = f"paused until {subscription.paused_until.astimezone(zone):%a %d %b %H:%M}"
-    if subscription.last_lesson_at is not None:
+    if subscription.last_lesson_at is not None and subscription.next_action == NextAction.LESSON:
         days_out = (local.date() - subscription.last_lesson_at.astimezone(zone).date()).days
     else:
         days_out = (local.date() - now.astimezone(zone).date()).days
