@@ -6,8 +6,8 @@ a webhook and handed to ``/sms/inbound`` in this process (through the WSGI app, 
 over HTTP: PUBLIC_URL need not be reachable from the server, and a single-threaded
 server cannot call itself). Moving the clock lives through the time step by step: each
 send of a pretend number that falls due is done, in order, as beat and the worker
-would do it, and what it queued is delivered in the request (a worker that got there
-first keeps it: the per-message send lock decides).
+would do it. What they queue is delivered by the worker when one answers a ping, and in
+the request otherwise (the per-message send lock settles a race between the two).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -216,10 +217,37 @@ def text(phone: str, body: str) -> int:
     return status
 
 
+#: Seconds a "does a worker answer?" finding is trusted before asking again.
+WORKER_CHECK_SECONDS = 15.0
+_worker_seen: dict[int, tuple[float, bool]] = {}
+
+
+def worker_answers() -> bool:
+    """Whether a Celery worker answers a ping on this app's broker (cached briefly)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    seen = _worker_seen.get(id(app))
+    if seen is not None and time.monotonic() - seen[0] < WORKER_CHECK_SECONDS:
+        return seen[1]
+    try:
+        answered = bool(app.extensions["celery"].control.ping(timeout=0.5))
+    except Exception as error:  # noqa: BLE001 - no broker is "no worker"
+        log.info("dev phone: no worker answers (%s)", type(error).__name__)
+        answered = False
+    _worker_seen[id(app)] = (time.monotonic(), answered)
+    return answered
+
+
 def deliver_pending(phones: list[str]) -> int:
-    """Deliver what is queued for these numbers now; a worker holding one keeps it."""
+    """Deliver what is queued for these numbers now, unless a worker is there to do it.
+
+    With a worker (``make run``) the deliveries queued after each commit are its job, and
+    the page shows them go from pending to sent. Without one (tests, a web process on its
+    own) they are delivered here; a worker that turns up meanwhile and holds one keeps it.
+    """
     from dripper.sms.delivery import deliver_message
 
+    if worker_answers():
+        return 0
     ids = list(
         db.session.scalars(
             select(Message.id)
