@@ -35,13 +35,11 @@ class DevPhone:
         self.phone: str = node.get_attribute("data-phone")
 
     def _wait(self, condition: Any, what: str) -> Any:
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        try:
-            return WebDriverWait(self.driver, WAIT).until(lambda _: condition(), message=what)
-        except Exception:
-            print("DEBUG", self.kinds(), self.texts("in"), self.texts("out"), self.schedule())
-            raise
+        wait = WebDriverWait(self.driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
+        return wait.until(lambda _: condition(), message=what)
 
     def idle(self) -> None:
         self._wait(lambda: self.node.get_attribute("aria-busy") != "true", "the phone is busy")
@@ -54,7 +52,7 @@ class DevPhone:
         field.click()
         field.send_keys(body, Keys.ENTER)
         self.idle()
-        self._wait(lambda: body in self.texts("in"), f"{body!r} shown as sent")
+        self._wait(lambda: body in [b["text"] for b in self.bubbles("in")], f"{body!r} sent")
 
     def press(self, label: str) -> None:
         from selenium.webdriver.common.by import By
@@ -62,18 +60,24 @@ class DevPhone:
         self.node.find_element(By.XPATH, f".//button[normalize-space()='{label}']").click()
         self.idle()
 
-    def bubbles(self, side: str) -> list[Any]:
-        from selenium.webdriver.common.by import By
-
-        return list(self.node.find_elements(By.CSS_SELECTOR, f".thread li.{side}"))
-
-    def texts(self, side: str) -> list[str]:
-        from selenium.webdriver.common.by import By
-
-        return [b.find_element(By.CSS_SELECTOR, ".bubble").text for b in self.bubbles(side)]
+    def bubbles(self, side: str) -> list[dict[str, str]]:
+        """The thread's bubbles on one side, read at one instant (the page redraws them)."""
+        return list(
+            self.driver.execute_script(
+                """
+                return Array.from(arguments[0].querySelectorAll(".thread li." + arguments[1]))
+                  .map(li => ({kind: li.dataset.kind,
+                               text: li.querySelector(".bubble").textContent,
+                               meta: li.querySelector(".meta").textContent,
+                               label: (li.querySelector(".label") || {}).textContent || ""}));
+                """,
+                self.node,
+                side,
+            )
+        )
 
     def kinds(self) -> list[str]:
-        return [b.get_attribute("data-kind") for b in self.bubbles("out")]
+        return [b["kind"] for b in self.bubbles("out")]
 
     def wait_for_kinds(self, *kinds: str) -> None:
         self._wait(lambda: self.kinds()[-len(kinds) :] == list(kinds), f"texts {kinds}")
@@ -82,13 +86,8 @@ class DevPhone:
         self._wait(lambda: self.kinds().count("lesson") == count, f"{count} lessons")
 
     def label_of_last_reply(self) -> str:
-        from selenium.webdriver.common.by import By
-
-        self._wait(
-            lambda: self.bubbles("in")[-1].find_elements(By.CSS_SELECTOR, ".label"),
-            "the classifier's label under the reply",
-        )
-        return str(self.bubbles("in")[-1].find_element(By.CSS_SELECTOR, ".label").text)
+        self._wait(lambda: self.bubbles("in")[-1]["label"], "the classifier's label under it")
+        return self.bubbles("in")[-1]["label"]
 
     def schedule(self) -> str:
         from selenium.webdriver.common.by import By
@@ -130,7 +129,7 @@ def test_two_pretend_phones_live_through_the_course_at_their_own_pace(
 
     engaged.press("+1 day")
     engaged.wait_for_kinds("lesson", "question")
-    assert "sent" in engaged.bubbles("out")[-1].text  # its delivery status
+    assert "sent" in engaged.bubbles("out")[-1]["meta"]  # its delivery status
     engaged.type("Yes! I tried asking my sister what worried her instead of arguing. It helped")
     assert "engaged" in engaged.label_of_last_reply()
     engaged_plan = engaged.wait_schedule("lesson 2 of", "one day after the last lesson", "engaged")

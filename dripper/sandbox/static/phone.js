@@ -72,8 +72,25 @@
     if (fingerprint === column.fingerprint) { return; }
     column.fingerprint = fingerprint;
     var atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-    thread.textContent = "";
-    state.messages.forEach(function (message) { thread.appendChild(bubble(message)); });
+    // Keyed by message id: a bubble is drawn once and replaced only when it changes
+    // (its delivery status, its label), so nothing flickers or loses focus.
+    var wanted = {};
+    state.messages.forEach(function (message, index) {
+      var key = JSON.stringify(message);
+      wanted[message.id] = true;
+      var existing = thread.querySelector('li[data-id="' + message.id + '"]');
+      if (existing && existing.dataset.key === key) { return; }
+      var item = bubble(message);
+      item.dataset.key = key;
+      if (existing) {
+        thread.replaceChild(item, existing);
+      } else {
+        thread.insertBefore(item, thread.children[index] || null);
+      }
+    });
+    Array.prototype.slice.call(thread.children).forEach(function (item) {
+      if (!wanted[item.dataset.id]) { thread.removeChild(item); }
+    });
     if (atBottom || state.messages.length > column.count) { thread.scrollTop = thread.scrollHeight; }
     column.count = state.messages.length;
   }
