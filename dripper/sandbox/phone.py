@@ -32,7 +32,6 @@ from twilio.request_validator import RequestValidator
 from dripper import people
 from dripper.clock import sandbox_clock
 from dripper.conversation.states import SCHEDULED_STATES
-from dripper.drip import schedule
 from dripper.drip.tasks import perform
 from dripper.drip.tick import claim_one
 from dripper.extensions import db
@@ -414,5 +413,4 @@ def state(phone: str) -> dict[str, Any]:
         "messages": [bubble.as_json(tz) for bubble in conversation(phone)],
         "schedule": [explain(s, now) for s in subscriptions],
         "subscriber_status": subscriber.status.value if subscriber else None,
-        "zones": schedule.zones_of(subscriber)[0].key if subscriber else tz.key,
     }

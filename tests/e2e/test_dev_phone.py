@@ -248,6 +248,24 @@ def test_a_resistant_reply_puts_the_next_lesson_two_days_out(
     assert "resistant" in schedule["summary"]
 
 
+def test_a_second_resistant_reply_in_a_row_turns_the_next_lesson_into_an_offer(
+    app: Flask, client: FlaskClient, course: Any
+) -> None:
+    phone = _new_phone(client, "GB")
+    zone = ZoneInfo(time_zones_for(phone)[0])
+    dev_phone.sandbox_clock().set(datetime(2026, 3, 2, 7, 0, tzinfo=zone))
+    _text(client, phone, "JOIN")
+    _text(client, phone, "YES")
+    for _ in range(2):
+        _step(client, "next", phone)  # a lesson
+        _step(client, "next", phone)  # its question
+        state = _text(client, phone, "not for me, this won't work on my dad")
+    schedule = state["schedule"][0]
+    assert schedule["action"] == "offer"
+    assert "2 resistant replies in a row" in schedule["summary"]
+    assert "offered (reply NEXT), not pushed" in schedule["summary"]
+
+
 def test_reset_forgets_a_pretend_number(app: Flask, client: FlaskClient, course: Any) -> None:
     phone = _new_phone(client)
     _text(client, phone, "JOIN")
