@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -151,6 +152,22 @@ def load(
     if not settings["CLASSIFIER_MODEL_PATH"]:
         settings["CLASSIFIER_MODEL_PATH"] = str(instance / "reply-model.npz")
     settings["PUBLIC_URL"] = str(settings["PUBLIC_URL"]).rstrip("/")
+    if (
+        settings["DRIPPER_SANDBOX"]
+        and settings["SMS_BACKEND"] == "twilio"
+        and not _is_local(str(settings["TWILIO_API_URL"]))
+    ):
+        # The sandbox moves the clock and signs its own webhooks: with real Twilio
+        # behind it, a dev phone or a clock jump would text real people.
+        raise ConfigError(
+            "DRIPPER_SANDBOX=1 cannot run with SMS_BACKEND=twilio: the sandbox would "
+            "text real people (use SMS_BACKEND=console, or turn the sandbox off)"
+        )
+    if settings["DRIPPER_SANDBOX"] and not settings["TWILIO_AUTH_TOKEN"]:
+        # The dev phone signs its webhooks as Twilio would; without an auth token it
+        # uses this one, which the signature check accepts only in sandbox mode.
+        if not settings.get("SANDBOX_AUTH_TOKEN"):
+            settings["SANDBOX_AUTH_TOKEN"] = _instance_secret(instance, "sandbox_auth_token")
 
     if not settings["SECRET_KEY"]:
         if not (settings["DRIPPER_SANDBOX"] or from_cli):
@@ -159,9 +176,15 @@ def load(
     return settings
 
 
-def _instance_secret(instance: Path) -> str:
+def _is_local(url: str) -> bool:
+    """Whether the Twilio API URL is a fake on this machine (tests), not Twilio."""
+    host = urlsplit(url).hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"}
+
+
+def _instance_secret(instance: Path, name: str = "secret_key") -> str:
     """A development secret, generated once and kept beside the SQLite database."""
-    path = instance / "secret_key"
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)

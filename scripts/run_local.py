@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,6 +23,19 @@ from services import ensure_redis
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PORT = os.environ.get("PORT", "5000")
+
+
+def wait_for_web(url: str, web: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """Return once the web process answers (so the printed address works when read)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and web.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (a health check failing is printed by the web process)
+        except OSError:
+            time.sleep(0.3)
 
 
 def main() -> int:
@@ -59,8 +74,11 @@ def main() -> int:
                  "--schedule", str(instance / "celerybeat-schedule")],
     }  # fmt: skip
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in processes.items()}
+    wait_for_web(f"http://127.0.0.1:{PORT}/healthz", running["web"])
     print(
-        f"\n  dripper is up: open http://localhost:{PORT}/ (healthz: /healthz)\n"
+        f"\n  Dev phone: http://localhost:{PORT}/sandbox/phone\n"
+        f"    (text the service from a pretend number and move the clock: start here)\n"
+        f"  dripper is up: signup page http://localhost:{PORT}/ (healthz: /healthz)\n"
         f"  Texts are printed here (console SMS backend); the sandbox clock is on.\n"
         f"  Ctrl-C stops web, worker and beat.\n",
         flush=True,

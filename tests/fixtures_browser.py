@@ -9,7 +9,6 @@ skipped with a message where chromium is missing). Screenshots go to
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +20,16 @@ from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).parent / "artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("TEST_ARTIFACTS_DIR")
+    or os.environ.get("BROWSER_ARTIFACTS")
+    or Path(__file__).parent / "artifacts"
+)
 
 
 class LiveServer:
+    """A werkzeug server thread serving one app; ``url`` is its base URL."""
+
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -75,6 +80,3 @@ def screenshot(driver: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
-
-
-__all__ = ["screenshot", "shutil"]
