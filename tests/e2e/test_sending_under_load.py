@@ -56,12 +56,14 @@ def _no_sending_state_left(broker: BrokerSpace) -> None:
         broker.client.delete(*keys)
 
 
-def text_in(client: FlaskClient, fake: FakeTwilio, phone: str, body: str) -> None:
-    """An inbound SMS through the webhook, signed with the account's token, as Twilio does."""
+def text_in(client: FlaskClient, fake: FakeTwilio, phone: str, body: str) -> str:
+    """An inbound SMS through the webhook, signed with the account's token, as Twilio does;
+    returns the webhook's TwiML answer."""
     params = inbound_params(phone, body)
     signature = sign("/sms/inbound", params, token=fake.auth_token)
     response = post_signed(client, "/sms/inbound", params, signature=signature)
     assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
 
 
 def wait_for(condition: Any, timeout: float = 60.0) -> None:
@@ -73,7 +75,7 @@ def wait_for(condition: Any, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.sms_settings(SEND_RATE=5.0, SEND_RATE_REPLY_SHARE=0.2)
-def test_a_help_reply_goes_out_before_the_days_burst_has_finished(
+def test_replies_go_out_before_the_days_burst_has_finished(
     app: Flask,
     client: FlaskClient,
     course: Course,
@@ -91,12 +93,29 @@ def test_a_help_reply_goes_out_before_the_days_burst_has_finished(
     assert tick().claimed == burst
     wait_for(lambda: len(twilio_server.messages) >= 1)  # the burst has begun
 
-    text_in(client, twilio_server, STRANGER, "HELP")
+    # HELP is answered in the webhook's own TwiML answer: no worker, no queue at all.
+    answer = text_in(client, twilio_server, STRANGER, "HELP")
+    assert "<Message" in answer, answer
+    # A reply that goes through a worker (the JOIN's confirmation request) takes the
+    # replies' queue and their share of the send rate, not a place behind the lessons.
+    assert "<Message" not in text_in(client, twilio_server, STRANGER, "JOIN")
     drain(broker, timeout=120)
 
     sends = [request.params["To"] for request in twilio_server.sends()]
     assert len(sends) == burst + 1
     assert sends.count(STRANGER) == 1
+    db.session.rollback()
+    replies = {
+        row.kind: row
+        for row in db.session.scalars(
+            sa.select(Message).where(
+                Message.phone == STRANGER, Message.direction == Direction.OUTBOUND
+            )
+        )
+    }
+    assert set(replies) == {MessageKind.HELP, MessageKind.CONFIRMATION_REQUEST}
+    assert replies[MessageKind.HELP].status is MessageStatus.TWIML
+    assert replies[MessageKind.CONFIRMATION_REQUEST].provider_sid is not None
     # Ahead of the lessons still waiting: not the last, and not behind the burst.
     assert sends.index(STRANGER) < burst - 5, sends.index(STRANGER)
 
