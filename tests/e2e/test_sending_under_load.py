@@ -21,12 +21,14 @@ from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import (
     Course,
+    DeliveryFailure,
     Direction,
     Message,
     MessageKind,
     MessageStatus,
     Subscriber,
 )
+from dripper.sms.delivery import replay_failure
 from dripper.sms.outbox import queue_message
 from dripper.sms.tasks import sweep_unsent
 
@@ -141,6 +143,34 @@ def test_a_send_answered_after_the_timeout_and_listed_late_goes_out_once(
     assert stored.provider_sid == twilio_server.messages[0].sid
     # It was looked up twice before anything could have been sent again.
     assert len(twilio_server.lookups()) >= 3
+
+
+@pytest.mark.sms_settings(TWILIO_LOOKUP_DELAY=5.0, DELIVERY_RETRY_FOR=0)
+def test_a_replay_of_a_send_whose_answer_was_lost_is_looked_up_before_it_goes_again(
+    app: Flask, twilio_server: FakeTwilio, worker: Worker, broker: BrokerSpace
+) -> None:
+    subscriber = Subscriber(phone=STRANGER, time_zones=["America/New_York"])
+    db.session.add(subscriber)
+    # Twilio takes the message but answers after the client's timeout, and lists it only
+    # 4 s later; no retry time is left, so the message is given up at once.
+    twilio_server.delay_next(2.0, listed_after=4.0)
+    message = queue_message(STRANGER, MessageKind.NOTICE, "Your lesson time is now 7pm.")
+    db.session.commit()
+    drain(broker, timeout=60)
+    db.session.rollback()
+    [failure] = db.session.scalars(sa.select(DeliveryFailure)).all()
+    assert failure.message.status is MessageStatus.FAILED
+
+    # The admin replays it: the replay clears its error, not what is known of its last
+    # attempt, so it is looked up (again, a lookup delay later) instead of sent twice.
+    replay_failure(failure.id)
+    drain(broker, timeout=60)
+
+    assert len(twilio_server.messages) == 1
+    db.session.rollback()
+    stored = db.session.get(Message, message.id)
+    assert stored is not None
+    assert stored.provider_sid == twilio_server.messages[0].sid
 
 
 def test_in_sandbox_mode_a_lost_delivery_is_swept_by_the_sandbox_clock(
