@@ -311,7 +311,8 @@ def claim_due_retries(limit: int = 5000) -> list[tuple[int, int, MessageKind]]:
     (id, attempts, kind) of each, for the caller to queue after it commits.
 
     A message taken here whose task is then lost has no ``retry_at`` any more: the
-    lost-delivery sweep finds it like any other pending message.
+    lost-delivery sweep finds it like any other pending message, DELIVERY_STALE_AFTER
+    after it was taken.
     """
     moment = now()
     due = list(
@@ -329,11 +330,13 @@ def claim_due_retries(limit: int = 5000) -> list[tuple[int, int, MessageKind]]:
     )
     if not due:
         return []
-    # A compare-and-set: two sweeps at once take each message once.
+    # A compare-and-set: two sweeps at once take each message once. Touched now, so the
+    # lost-delivery sweep does not queue it a second time while its task is in the
+    # broker (two runs would also take the two lookups of an unanswered attempt at once).
     taken = db.session.execute(
         update(Message)
         .where(Message.id.in_(due), Message.retry_at <= moment)
-        .values(retry_at=None)
+        .values(retry_at=None, status_at=moment)
         .returning(Message.id, Message.attempts, Message.kind)
         .execution_options(synchronize_session=False)
     )

@@ -597,6 +597,24 @@ def test_sweep_queues_lost_deliveries_once(
     assert recent != lost
 
 
+def test_a_retry_the_retry_sweep_just_queued_is_not_queued_again_as_lost(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    twilio_server.outage(429)
+    message_id = stored(subscriber=person())
+    assert run(message_id) == "deferred"
+    due = fresh(message_id).retry_at
+    assert due is not None
+    # Beat was away for a while: the row was last touched long before the retry is queued.
+    sandbox_clock().set(due + timedelta(seconds=app.config["DELIVERY_STALE_AFTER"] + 60))
+    queued.clear()
+
+    assert retry_due.apply().get() == 1
+    assert sweep_unsent.apply().get() == 0  # its task is in the broker: not lost
+
+    assert queued == [("dripper.sms.deliver", (message_id,))]
+
+
 def test_sweep_pages_past_stuck_messages_it_already_queued(
     app: Flask, sms_redis: redis_lib.Redis, queued: list[tuple[str, tuple[Any, ...]]]
 ) -> None:
