@@ -715,3 +715,24 @@ def test_a_lesson_is_held_outside_its_window_but_an_answer_to_help_goes_at_once(
     held = fresh(lesson.id)
     assert (held.status, held.attempts, held.sent_at) == (MessageStatus.PENDING, 0, None)
     assert held.retry_at == datetime(2026, 3, 10, 8, 0, tzinfo=ZoneInfo(NY))
+
+
+def test_a_course_completion_held_for_its_window_goes_out_with_the_drip_not_the_replies(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    # The drip writes the completion on its own schedule, within the person's window: held
+    # overnight, it must not take the replies' queue and their share of the send rate.
+    eleven_pm = datetime(2026, 3, 9, 23, 0, tzinfo=ZoneInfo(NY))
+    sandbox_clock().set(eleven_pm)
+    window = SendWindow.from_json({"zones": [NY], "opens": "08:00", "closes": "21:00"})
+    completion = queue_message(
+        PHONE, MessageKind.COMPLETION, "You finished!", subscriber=person(), window=window
+    )
+    db.session.commit()
+    assert run(completion.id) == "deferred"
+
+    sandbox_clock().set(datetime(2026, 3, 10, 8, 1, tzinfo=ZoneInfo(NY)))
+    queued.clear()
+    assert retry_due.apply().get() == 1
+
+    assert queued == [("dripper.sms.deliver_batch", ([completion.id],))]
