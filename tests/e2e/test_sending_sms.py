@@ -345,7 +345,9 @@ def test_worker_killed_mid_send_is_looked_up_before_sending_again(
     message_id = stored(subscriber=person())
     # A worker started the attempt (committed), called Twilio, and died before storing
     # the answer: Twilio has the message, the row has no sid.
-    db.session.execute(sa.update(Message).where(Message.id == message_id).values(attempts=1))
+    db.session.execute(
+        sa.update(Message).where(Message.id == message_id).values(attempts=1, outcome_unknown=True)
+    )
     db.session.commit()
     twilio_server.auto_send = True
     _post_directly(twilio_server, PHONE, fresh(message_id).body)
