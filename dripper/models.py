@@ -24,6 +24,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -363,6 +364,11 @@ class Message(Model):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Whether the latest attempt may have reached the provider with no answer back (a
+    # timeout, a worker killed mid-call): set when an attempt starts, cleared by the
+    # provider's answer. Such a message is looked up before it is ever sent again, even
+    # after a replay clears its error.
+    outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Retries: when the next attempt is due (the retry sweep queues it then; no long
     # broker ETAs), and since when the provider has been refusing it.
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -191,6 +191,7 @@ def deliver_message(message_id: int) -> Outcome:
             result = sender.send(to, body)
         except PermanentSendError as error:
             message = _reload(message_id)
+            message.outcome_unknown = False  # refused: nothing went out
             _fail(message, error, reason=f"refused: {error.code or error.status}: {error}")
             db.session.commit()
             log.warning("message %s failed for good: %s", message_id, describe(error))
@@ -280,8 +281,12 @@ def plan_retry(message_id: int, error: RetryableSendError, retries: int) -> Next
     moment = now()
     if message.failing_since is not None and moment - message.failing_since >= retry_budget():
         return NextStep(give_up(message_id, error))
-    # The row's attempts carry the backoff across parked rounds (each a new task).
-    delay = retry_delay(max(retries, message.attempts - 1, 0), error.retry_after)
+    if isinstance(error, NotListedYet):
+        # Not a refusal: the next lookup is due one lookup delay on, whatever the backoff.
+        delay = error.retry_after or 0.0
+    else:
+        # The row's attempts carry the backoff across parked rounds (each a new task).
+        delay = retry_delay(max(retries, message.attempts - 1, 0), error.retry_after)
     due = moment + timedelta(seconds=delay)
     window = SendWindow.from_json(message.send_window)
     if window is not None:
@@ -306,7 +311,8 @@ def claim_due_retries(limit: int = 5000) -> list[tuple[int, int, MessageKind]]:
     (id, attempts, kind) of each, for the caller to queue after it commits.
 
     A message taken here whose task is then lost has no ``retry_at`` any more: the
-    lost-delivery sweep finds it like any other pending message.
+    lost-delivery sweep finds it like any other pending message, DELIVERY_STALE_AFTER
+    after it was taken.
     """
     moment = now()
     due = list(
@@ -324,11 +330,13 @@ def claim_due_retries(limit: int = 5000) -> list[tuple[int, int, MessageKind]]:
     )
     if not due:
         return []
-    # A compare-and-set: two sweeps at once take each message once.
+    # A compare-and-set: two sweeps at once take each message once. Touched now, so the
+    # lost-delivery sweep does not queue it a second time while its task is in the
+    # broker (two runs would also take the two lookups of an unanswered attempt at once).
     taken = db.session.execute(
         update(Message)
         .where(Message.id.in_(due), Message.retry_at <= moment)
-        .values(retry_at=None)
+        .values(retry_at=None, status_at=moment)
         .returning(Message.id, Message.attempts, Message.kind)
         .execution_options(synchronize_session=False)
     )
@@ -357,8 +365,9 @@ def revive(message: Message) -> None:
     """Make a finally-failed message pending again (the same row, so it goes once) and
     queue it after commit. Its open failures count as replayed.
 
-    ``attempts`` is kept: if an earlier attempt's outcome was never known, the message
-    is looked up at the provider before it is sent again.
+    ``attempts`` and ``outcome_unknown`` are kept: if the last attempt's outcome was
+    never known, the message is looked up at the provider (twice, spaced) before it is
+    sent again; if it was plainly refused, it goes at once.
     """
     from dripper.sms.tasks import deliver
 
@@ -490,9 +499,10 @@ def provider_status(value: str) -> MessageStatus:
 
 def _outcome_unknown(message: Message) -> bool:
     """Whether the last attempt may have reached the provider: a timeout, a dropped
-    connection, a worker killed mid-call. A refusal carrying the provider's error code
-    (429, 21611, 5xx) sent nothing."""
-    return message.error_code is None
+    connection, a worker killed mid-call. A refusal (429, 21611, 5xx, a refused
+    connection) sent nothing. Recorded on the row, not read from its error code: a
+    replay clears the error but not what is known about the last attempt."""
+    return bool(message.outcome_unknown)
 
 
 def _lookups_so_far(app: object, message: Message) -> int:
@@ -577,7 +587,13 @@ def _start_attempt(message_id: int, seen_attempts: int) -> bool:
             Message.status == MessageStatus.PENDING,
             Message.provider_sid.is_(None),
         )
-        .values(attempts=seen_attempts + 1, status_at=now(), error_code=None, error_message=None)
+        .values(
+            attempts=seen_attempts + 1,
+            status_at=now(),
+            error_code=None,
+            error_message=None,
+            outcome_unknown=True,  # until the provider answers
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -611,6 +627,7 @@ def _look_up(message: Message) -> SendResult | None:
 def _accepted(message: Message, result: SendResult) -> None:
     message.provider_sid = result.sid
     message.status = provider_status(result.status)
+    message.outcome_unknown = False
     message.error_code = None
     message.error_message = None
     message.sent_at = message.status_at = now()
@@ -622,6 +639,8 @@ def _note_error(message: Message, error: RetryableSendError) -> None:
     # the next attempt starts.
     message.error_code = error.code
     message.error_message = str(error)
+    # A refusal is an answer: nothing went out. A timeout or a dropped line is not.
+    message.outcome_unknown = isinstance(error, AmbiguousSendError)
     if message.failing_since is None:
         message.failing_since = now()  # retries go on for DELIVERY_RETRY_FOR from here
 
@@ -901,7 +920,13 @@ def _start_attempts(held: list[int], report: ChunkReport) -> list[tuple[int, str
                     Message.status == MessageStatus.PENDING,
                     Message.provider_sid.is_(None),
                 )
-                .values(attempts=1, status_at=now(), error_code=None, error_message=None)
+                .values(
+                    attempts=1,
+                    status_at=now(),
+                    error_code=None,
+                    error_message=None,
+                    outcome_unknown=True,  # until the provider answers
+                )
                 .returning(Message.id)
                 .execution_options(synchronize_session=False)
             )
@@ -974,6 +999,7 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
             "status": provider_status(result.status),
             "error_code": None,
             "error_message": None,
+            "outcome_unknown": False,
             "sent_at": at,
             "status_at": at,
         }
@@ -991,6 +1017,7 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
     for message_id, result in refused.items():
         message = messages[message_id]
         if isinstance(result, PermanentSendError):
+            message.outcome_unknown = False  # refused: nothing went out
             _fail(message, result, reason=f"refused: {result.code or result.status}: {result}")
             report.note(message_id, Outcome.FAILED)
             log.warning("message %s failed for good: %s", message_id, describe(result))

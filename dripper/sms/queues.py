@@ -5,11 +5,18 @@ from __future__ import annotations
 from dripper.jobs import DEFAULT_QUEUE, REPLY_QUEUE
 from dripper.models import MessageKind
 
-#: What the drip sends on its own schedule. Every other outbound kind answers a person's
-#: own text (or their signup) and goes ahead of the drip: a queue of its own, and a
-#: share of the send rate the drip leaves free.
+#: What the drip sends on its own schedule, within the person's sending window (the
+#: course's completion message too). Every other outbound kind answers a person's own
+#: text (or their signup) and goes ahead of the drip: a queue of its own, and a share of
+#: the send rate the drip leaves free.
 DRIP_KINDS = frozenset(
-    {MessageKind.LESSON, MessageKind.QUESTION, MessageKind.CHECK_IN, MessageKind.OFFER}
+    {
+        MessageKind.LESSON,
+        MessageKind.QUESTION,
+        MessageKind.CHECK_IN,
+        MessageKind.OFFER,
+        MessageKind.COMPLETION,
+    }
 )
 
 

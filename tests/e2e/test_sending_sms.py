@@ -345,7 +345,9 @@ def test_worker_killed_mid_send_is_looked_up_before_sending_again(
     message_id = stored(subscriber=person())
     # A worker started the attempt (committed), called Twilio, and died before storing
     # the answer: Twilio has the message, the row has no sid.
-    db.session.execute(sa.update(Message).where(Message.id == message_id).values(attempts=1))
+    db.session.execute(
+        sa.update(Message).where(Message.id == message_id).values(attempts=1, outcome_unknown=True)
+    )
     db.session.commit()
     twilio_server.auto_send = True
     _post_directly(twilio_server, PHONE, fresh(message_id).body)
@@ -359,7 +361,10 @@ def test_attempt_that_never_reached_twilio_is_sent_once(
     app: Flask, twilio_server: FakeTwilio
 ) -> None:
     message_id = stored(subscriber=person())
-    db.session.execute(sa.update(Message).where(Message.id == message_id).values(attempts=1))
+    # What an attempt writes as it starts; the worker then died before any answer.
+    db.session.execute(
+        sa.update(Message).where(Message.id == message_id).values(attempts=1, outcome_unknown=True)
+    )
     db.session.commit()
 
     assert run(message_id) == "sent"
@@ -597,6 +602,24 @@ def test_sweep_queues_lost_deliveries_once(
     assert recent != lost
 
 
+def test_a_retry_the_retry_sweep_just_queued_is_not_queued_again_as_lost(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    twilio_server.outage(429)
+    message_id = stored(subscriber=person())
+    assert run(message_id) == "deferred"
+    due = fresh(message_id).retry_at
+    assert due is not None
+    # Beat was away for a while: the row was last touched long before the retry is queued.
+    sandbox_clock().set(due + timedelta(seconds=app.config["DELIVERY_STALE_AFTER"] + 60))
+    queued.clear()
+
+    assert retry_due.apply().get() == 1
+    assert sweep_unsent.apply().get() == 0  # its task is in the broker: not lost
+
+    assert queued == [("dripper.sms.deliver", (message_id,))]
+
+
 def test_sweep_pages_past_stuck_messages_it_already_queued(
     app: Flask, sms_redis: redis_lib.Redis, queued: list[tuple[str, tuple[Any, ...]]]
 ) -> None:
@@ -697,3 +720,24 @@ def test_a_lesson_is_held_outside_its_window_but_an_answer_to_help_goes_at_once(
     held = fresh(lesson.id)
     assert (held.status, held.attempts, held.sent_at) == (MessageStatus.PENDING, 0, None)
     assert held.retry_at == datetime(2026, 3, 10, 8, 0, tzinfo=ZoneInfo(NY))
+
+
+def test_a_course_completion_held_for_its_window_goes_out_with_the_drip_not_the_replies(
+    app: Flask, twilio_server: FakeTwilio, queued: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    # The drip writes the completion on its own schedule, within the person's window: held
+    # overnight, it must not take the replies' queue and their share of the send rate.
+    eleven_pm = datetime(2026, 3, 9, 23, 0, tzinfo=ZoneInfo(NY))
+    sandbox_clock().set(eleven_pm)
+    window = SendWindow.from_json({"zones": [NY], "opens": "08:00", "closes": "21:00"})
+    completion = queue_message(
+        PHONE, MessageKind.COMPLETION, "You finished!", subscriber=person(), window=window
+    )
+    db.session.commit()
+    assert run(completion.id) == "deferred"
+
+    sandbox_clock().set(datetime(2026, 3, 10, 8, 1, tzinfo=ZoneInfo(NY)))
+    queued.clear()
+    assert retry_due.apply().get() == 1
+
+    assert queued == [("dripper.sms.deliver_batch", ([completion.id],))]

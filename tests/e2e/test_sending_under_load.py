@@ -21,12 +21,14 @@ from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import (
     Course,
+    DeliveryFailure,
     Direction,
     Message,
     MessageKind,
     MessageStatus,
     Subscriber,
 )
+from dripper.sms.delivery import replay_failure
 from dripper.sms.outbox import queue_message
 from dripper.sms.tasks import sweep_unsent
 
@@ -56,12 +58,14 @@ def _no_sending_state_left(broker: BrokerSpace) -> None:
         broker.client.delete(*keys)
 
 
-def text_in(client: FlaskClient, fake: FakeTwilio, phone: str, body: str) -> None:
-    """An inbound SMS through the webhook, signed with the account's token, as Twilio does."""
+def text_in(client: FlaskClient, fake: FakeTwilio, phone: str, body: str) -> str:
+    """An inbound SMS through the webhook, signed with the account's token, as Twilio does;
+    returns the webhook's TwiML answer."""
     params = inbound_params(phone, body)
     signature = sign("/sms/inbound", params, token=fake.auth_token)
     response = post_signed(client, "/sms/inbound", params, signature=signature)
     assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
 
 
 def wait_for(condition: Any, timeout: float = 60.0) -> None:
@@ -73,7 +77,7 @@ def wait_for(condition: Any, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.sms_settings(SEND_RATE=5.0, SEND_RATE_REPLY_SHARE=0.2)
-def test_a_help_reply_goes_out_before_the_days_burst_has_finished(
+def test_replies_go_out_before_the_days_burst_has_finished(
     app: Flask,
     client: FlaskClient,
     course: Course,
@@ -91,12 +95,29 @@ def test_a_help_reply_goes_out_before_the_days_burst_has_finished(
     assert tick().claimed == burst
     wait_for(lambda: len(twilio_server.messages) >= 1)  # the burst has begun
 
-    text_in(client, twilio_server, STRANGER, "HELP")
+    # HELP is answered in the webhook's own TwiML answer: no worker, no queue at all.
+    answer = text_in(client, twilio_server, STRANGER, "HELP")
+    assert "<Message" in answer, answer
+    # A reply that goes through a worker (the JOIN's confirmation request) takes the
+    # replies' queue and their share of the send rate, not a place behind the lessons.
+    assert "<Message" not in text_in(client, twilio_server, STRANGER, "JOIN")
     drain(broker, timeout=120)
 
     sends = [request.params["To"] for request in twilio_server.sends()]
     assert len(sends) == burst + 1
     assert sends.count(STRANGER) == 1
+    db.session.rollback()
+    replies = {
+        row.kind: row
+        for row in db.session.scalars(
+            sa.select(Message).where(
+                Message.phone == STRANGER, Message.direction == Direction.OUTBOUND
+            )
+        )
+    }
+    assert set(replies) == {MessageKind.HELP, MessageKind.CONFIRMATION_REQUEST}
+    assert replies[MessageKind.HELP].status is MessageStatus.TWIML
+    assert replies[MessageKind.CONFIRMATION_REQUEST].provider_sid is not None
     # Ahead of the lessons still waiting: not the last, and not behind the burst.
     assert sends.index(STRANGER) < burst - 5, sends.index(STRANGER)
 
@@ -122,6 +143,34 @@ def test_a_send_answered_after_the_timeout_and_listed_late_goes_out_once(
     assert stored.provider_sid == twilio_server.messages[0].sid
     # It was looked up twice before anything could have been sent again.
     assert len(twilio_server.lookups()) >= 3
+
+
+@pytest.mark.sms_settings(TWILIO_LOOKUP_DELAY=5.0, DELIVERY_RETRY_FOR=0)
+def test_a_replay_of_a_send_whose_answer_was_lost_is_looked_up_before_it_goes_again(
+    app: Flask, twilio_server: FakeTwilio, worker: Worker, broker: BrokerSpace
+) -> None:
+    subscriber = Subscriber(phone=STRANGER, time_zones=["America/New_York"])
+    db.session.add(subscriber)
+    # Twilio takes the message but answers after the client's timeout, and lists it only
+    # 4 s later; no retry time is left, so the message is given up at once.
+    twilio_server.delay_next(2.0, listed_after=4.0)
+    message = queue_message(STRANGER, MessageKind.NOTICE, "Your lesson time is now 7pm.")
+    db.session.commit()
+    drain(broker, timeout=60)
+    db.session.rollback()
+    [failure] = db.session.scalars(sa.select(DeliveryFailure)).all()
+    assert failure.message.status is MessageStatus.FAILED
+
+    # The admin replays it: the replay clears its error, not what is known of its last
+    # attempt, so it is looked up (again, a lookup delay later) instead of sent twice.
+    replay_failure(failure.id)
+    drain(broker, timeout=60)
+
+    assert len(twilio_server.messages) == 1
+    db.session.rollback()
+    stored = db.session.get(Message, message.id)
+    assert stored is not None
+    assert stored.provider_sid == twilio_server.messages[0].sid
 
 
 def test_in_sandbox_mode_a_lost_delivery_is_swept_by_the_sandbox_clock(
