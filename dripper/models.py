@@ -175,6 +175,13 @@ class AlertStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+class AlertKind(enum.StrEnum):
+    """Why the team is alerted."""
+
+    CRISIS = "crisis"  # danger now: the person was sent the crisis lines, lessons are held
+    REVIEW = "review"  # possible danger read as a worry or a plan: a person should read it
+
+
 class Course(Model):
     """A sequence of lessons with its own keyword, system messages and pacing."""
 
@@ -387,10 +394,14 @@ class Message(Model):
     # Inbound: set in the transaction that acted on it; NULL until then (the sweep's mark).
     # ``attempts`` and ``status_at`` count and date the failed tries.
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Inbound: the outbound question (or lesson, when its question had not gone yet) this
+    # reply answers, as found when it was handled (dripper.conversation.context).
+    answers_message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
 
     subscriber: Mapped[Subscriber | None] = relationship()
     subscription: Mapped[Subscription | None] = relationship()
     lesson: Mapped[Lesson | None] = relationship()
+    answers: Mapped[Message | None] = relationship(remote_side=[id])
 
 
 class DeliveryFailure(Model):
@@ -406,10 +417,11 @@ class DeliveryFailure(Model):
 
 
 class Alert(Model):
-    """Something a person on the team must look at (a crisis reply)."""
+    """Something a person on the team must look at: a crisis reply, or one to review
+    (``kind``: an ``AlertKind`` value)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), default="crisis")
+    kind: Mapped[str] = mapped_column(String(32), default=AlertKind.CRISIS.value)
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus), default=AlertStatus.OPEN)
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))

@@ -31,13 +31,14 @@ from sqlalchemy import func, select, update
 
 from dripper import metrics, suppression
 from dripper.clock import now
-from dripper.conversation import replies, states
+from dripper.conversation import context, replies, states
 from dripper.conversation.keywords import Command, Keyword, normalise, parse_command
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
 from dripper.drip import schedule
 from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import (
+    AlertKind,
     Course,
     Direction,
     Message,
@@ -74,6 +75,9 @@ class Inbound:
     #: Set once a plain-language command was tried, so that one that does not apply
     #: (PAUSE while held) comes back as a plain reply, not as the command again.
     tried_as_command: bool = False
+    #: Set once the team was asked to review this text, so a second reading (the same
+    #: text back as a plain reply) does not raise a second alert.
+    review_raised: bool = False
 
     @property
     def phone(self) -> str:
@@ -204,17 +208,25 @@ def handle_inbound(message: Message) -> None:
 def reply(inbound: Inbound, subscription: Subscription) -> None:
     """A reply in the person's own words: classify it, then act on what it means.
 
-    The one place free text goes. The label, its confidence and whether a person
-    should review it are stored on the message (the review queue reads them).
+    The one place free text goes. The reply is read as the answer to the question the
+    course sent last (``context``), which is stored with it. The label, its confidence
+    and whether a person should review it are stored on the message (the review queue
+    reads them). Possible danger that reads as a worry or a plan (``crisis_review``)
+    alerts the team for review and is otherwise paced by its label: no crisis lines,
+    lessons go on.
     """
     message = inbound.message
     message.subscription = subscription
     message.lesson = subscription.last_lesson
-    result = _classify(message)
+    answers = context.answered(subscription, inbound.now)
+    message.answers = answers
+    result = _classify(message, context.question_text(answers))
     label = result.label
     if label is ReplyLabel.CRISIS:
         _crisis(inbound, subscription, message)
         return
+    if result.crisis_review:
+        _review(inbound, subscription)
     if label in COMMAND_LABELS and inbound.command is None and not inbound.tried_as_command:
         # A plain-language command: acted on like its keyword.
         inbound.tried_as_command = True
@@ -282,21 +294,36 @@ def _crisis(inbound: Inbound, subscription: Subscription, message: Message) -> N
         _send(inbound, "stop_confirmation", current, course=subscription.course)
 
 
-def _classify(message: Message) -> Classification:
-    """The reply's label, stored on it with its confidence and whether to review it."""
-    from dripper.readiness.service import get_classifier
+def _review(inbound: Inbound, subscription: Subscription | None) -> None:
+    """Possible danger read as a worry or a plan: the team reads it, once per text.
 
-    result = get_classifier().classify(message.body or "")
+    Nothing is sent to the person for it and lessons are not held (the reply is paced
+    by its label, at the gentlest pace since it needs review).
+    """
+    if inbound.review_raised:
+        return
+    inbound.review_raised = True
+    pacing.raise_alert(inbound.message, subscription, inbound.now, kind=AlertKind.REVIEW)
+
+
+def _classify(message: Message, question: str | None = None) -> Classification:
+    """The reply's label, read as the answer to ``question`` when there is one, stored on
+    it with its confidence and whether to review it."""
+    from dripper.readiness.service import classify
+
+    result = classify(message.body or "", question)
     message.label = result.label
     message.confidence = round(result.confidence, 4)
     message.needs_review = result.needs_review
     metrics.inbound(result.label.value)
     log.info(
-        "message %s: %s (%.2f, %s layer)",
+        "message %s: %s (%.2f, %s layer%s%s)",
         message.id,
         result.label.value,
         result.confidence,
         result.layer,
+        ", with its question" if question else "",
+        ", for review" if result.crisis_review else "",
     )
     return result
 
@@ -479,7 +506,10 @@ def stranger(inbound: Inbound) -> None:
     Someone in danger may text any number they find; they get the crisis lines
     (never a sign-up pitch) and the team is alerted, as for a subscriber.
     """
-    if _classify(inbound.message).label is not ReplyLabel.CRISIS:
+    result = _classify(inbound.message)
+    if result.label is not ReplyLabel.CRISIS:
+        if result.crisis_review:
+            _review(inbound, None)
         return join_hint(inbound)
     return _crisis_lines(inbound, None)
 
@@ -490,10 +520,13 @@ def crisis_only(inbound: Inbound) -> None:
 
     The opt-out stands; the team is alerted as for anyone else.
     """
-    if _classify(inbound.message).label is not ReplyLabel.CRISIS:
+    result = _classify(inbound.message)
+    last = _newest(inbound.subscriber, frozenset(State))
+    if result.label is not ReplyLabel.CRISIS:
+        if result.crisis_review:
+            _review(inbound, last)
         log.info("message %s: the number opted out, so no answer", inbound.message.id)
         return None
-    last = _newest(inbound.subscriber, frozenset(State))
     if last is not None:
         inbound.message.subscription = last
     return _crisis_lines(inbound, last)

@@ -24,6 +24,7 @@ PACING_DEFAULTS: dict[str, Any] = {
     "check_in_repeat_days": 7,  # the one further check-in when the first gets no answer
     "silent_slowdown_after": 2,  # unanswered questions before lessons go every other day
     "silent_check_in_after": 4,  # unanswered questions before a check-in, then dormant
+    "question_context_hours": 72,  # a reply is read as the answer to a question this recent
 }
 _TIME_KEYS = {"send_time", "window_start", "window_end"}
 

@@ -73,6 +73,7 @@ class OpenAlert:
     """What ``alert list`` shows of an alert: never the words of the message."""
 
     id: int
+    kind: str  # crisis, or review (possible danger read as a worry or a plan)
     created_at: datetime
     phone: str  # masked
     course: str | None
@@ -87,6 +88,7 @@ def open_alerts() -> list[OpenAlert]:
     return [
         OpenAlert(
             id=alert.id,
+            kind=alert.kind,
             created_at=alert.created_at,
             phone=mask_phone(alert.message.phone if alert.message else None),
             course=alert.subscription.course.slug if alert.subscription else None,
@@ -136,21 +138,26 @@ def describe_age(delta: timedelta) -> str:
     return f"{minutes}m"
 
 
-alert_cli = AppGroup("alert", help="Crisis alerts: the open ones, and closing one.")
+alert_cli = AppGroup(
+    "alert",
+    help="Alerts for the team (crisis, and review: possible danger read as a worry): "
+    "the open ones, and closing one.",
+)
 
 
 @alert_cli.command("list")
 def alert_list() -> None:
-    """Open alerts: id, age, masked number, course, and whether the team was notified."""
+    """Open alerts: id, kind, age, masked number, course, and whether the team was notified."""
     alerts = open_alerts()
     if not alerts:
         click.echo("no open alerts")
         return
     at = now()
-    click.echo(f"{'id':>6}  {'age':>7}  {'number':<16}  {'course':<28}  notified")
+    click.echo(f"{'id':>6}  {'kind':<6}  {'age':>7}  {'number':<16}  {'course':<28}  notified")
     for alert in alerts:
         click.echo(
-            f"{alert.id:>6}  {describe_age(at - alert.created_at):>7}  {alert.phone:<16}  "
+            f"{alert.id:>6}  {alert.kind:<6}  {describe_age(at - alert.created_at):>7}  "
+            f"{alert.phone:<16}  "
             f"{alert.course or '-':<28}  {'yes' if alert.notified else 'no'}"
         )
 

@@ -6,6 +6,8 @@ The policy, per label (a course's pacing settings override each number):
   row: 3 days out, and then it is offered ("reply NEXT"), not pushed, for up to 7 days.
 - overwhelmed: a brief, kind acknowledgement; lessons held 3 days, then one check-in.
 - crisis: the crisis response at once, everything held, an alert for the team.
+- possible danger read as a worry or a plan (``crisis_review``): the conversation layer
+  raises a ``review`` alert; the reply is paced by its label (gently: it needs review).
 - a label the classifier is unsure of takes the gentlest pace and waits for review.
 
 Commands (opt_out, help, pause, more, reschedule) are acted on by the conversation layer.
@@ -23,7 +25,7 @@ from dripper.drip import schedule
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
 from dripper.logs import mask_phone
-from dripper.models import Alert, Message, Subscription, SubscriptionState
+from dripper.models import Alert, AlertKind, Message, Subscription, SubscriptionState
 from dripper.readiness.labels import ReplyLabel
 from dripper.sms.outbox import lesson_key
 
@@ -159,17 +161,36 @@ def _crisis(subscription: Subscription, message: Message, now: datetime) -> Repl
     return Reply("crisis_response")
 
 
-def raise_alert(message: Message, subscription: Subscription | None, now: datetime) -> Alert:
-    """An open crisis alert for the team: recorded, logged at warning, POSTed after commit."""
-    alert = Alert(kind="crisis", subscription=subscription, message=message, created_at=now)
+def raise_alert(
+    message: Message,
+    subscription: Subscription | None,
+    now: datetime,
+    *,
+    kind: AlertKind = AlertKind.CRISIS,
+) -> Alert:
+    """An open alert for the team: recorded, logged at warning, POSTed after commit.
+
+    ``crisis``: the person was sent the crisis lines and lessons are held. ``review``: a
+    reply that may be about danger but reads as a worry or a plan; nothing was sent to
+    the person for it and lessons go on, but a person on the team should read it.
+    """
+    alert = Alert(kind=kind.value, subscription=subscription, message=message, created_at=now)
     db.session.add(alert)
     db.session.flush()
-    log.warning(
-        "crisis reply from %s (subscription %s): lessons held, alert %s open",
-        mask_phone(message.phone),
-        subscription.id if subscription else "none",
-        alert.id,
-    )
+    if kind is AlertKind.REVIEW:
+        log.warning(
+            "reply from %s (subscription %s) to review for danger: alert %s open",
+            mask_phone(message.phone),
+            subscription.id if subscription else "none",
+            alert.id,
+        )
+    else:
+        log.warning(
+            "crisis reply from %s (subscription %s): lessons held, alert %s open",
+            mask_phone(message.phone),
+            subscription.id if subscription else "none",
+            alert.id,
+        )
     from dripper.readiness.tasks import notify_admins
 
     enqueue_after_commit(notify_admins, alert.id)

@@ -20,13 +20,21 @@ from flask import current_app
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.logs import mask_phone
-from dripper.models import Alert
+from dripper.models import Alert, AlertKind
 from dripper.readiness.alerts import claim_unnotified, record_failed_notification
 from dripper.sms.ratelimit import redis_client
 
 log = logging.getLogger(__name__)
 
 POST_TIMEOUT = 10.0
+#: What the alert says to the team, by its kind.
+ALERT_TEXT = {
+    AlertKind.CRISIS.value: "A subscriber's reply needs a person now. Lessons are held; "
+    "the crisis response was sent. Open the admin console.",
+    AlertKind.REVIEW.value: "A subscriber's reply may be about danger but reads as a worry "
+    "or a plan. Nothing was sent to them for it and lessons go on. Please read it in the "
+    "admin console.",
+}
 #: Longer than a POST can take; a run that dies holding it frees the alert after this.
 LOCK_SECONDS = 30
 _LOCK_PREFIX = "dripper:alert:notify:"
@@ -77,8 +85,7 @@ def _notify(alert_id: int, url: str) -> str:
         "subscription": alert.subscription_id,
         "phone": mask_phone(alert.message.phone if alert.message else None),
         "course": subscription.course.slug if subscription else None,
-        "text": "A subscriber's reply needs a person now. Lessons are held; "
-        "the crisis response was sent. Open the admin console.",
+        "text": ALERT_TEXT.get(alert.kind, ALERT_TEXT[AlertKind.CRISIS.value]),
     }
     db.session.commit()  # no transaction stays open during the POST
     try:

@@ -458,3 +458,23 @@ def test_dashboard_counts_the_drop_off_by_lesson(client: FlaskClient, course: Co
     assert numbers["1"] == [2, 1, 2, 1, 1]
     assert numbers["2"] == [1, 1, 1, 0, 1]
     assert "30003" in page
+
+
+def test_a_persons_page_shows_the_question_each_reply_answered(
+    client: FlaskClient, world: Any
+) -> None:
+    question = Message(
+        direction=Direction.OUTBOUND, kind=MessageKind.QUESTION, phone="+12025550123",
+        subscriber_id=world["sid"], subscription_id=world["subid"],
+        body="What would their pushback say if it could speak?", status=MessageStatus.DELIVERED,
+    )  # fmt: skip
+    db.session.add(question)
+    db.session.flush()
+    reply = db.session.get(Message, world["mid"])
+    assert reply is not None
+    reply.answers_message_id = question.id
+    db.session.commit()
+    make_admin()
+    sign_in(client, "owner@example.org")
+    page = client.get(f"/admin/subscribers/{world['sid']}").get_data(as_text=True)
+    assert "In answer to the question: What would their pushback say if it could speak?" in page

@@ -194,6 +194,7 @@ class TestTheCommandLine:
             line for line in result.output.splitlines() if line.strip().startswith(str(alert.id))
         ]
         assert "3h 5m" in row
+        assert " crisis " in row and "kind" in result.output.splitlines()[0]
         assert course.slug in row
         assert row.rstrip().endswith("no")  # the team was not notified (no webhook set)
         assert "0123" in row and NUMBER not in result.output

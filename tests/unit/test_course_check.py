@@ -119,6 +119,8 @@ def test_consent_wording_is_enforced(course_data, tmp_path, change, expected) ->
         (lambda d: d["pacing"].update(window_start="21:00", window_end="08:00"), "window_start must be before"),
         (lambda d: d["pacing"].update(speed=3), "unknown setting; known"),
         (lambda d: d["pacing"].update(resistant_days=-1), "zero or more"),
+        (lambda d: d["pacing"].update(question_context_hours="3 days"), "question_context_hours"),
+        (lambda d: d["pacing"].update(question_context_hours=-1), "zero or more"),
         (lambda d: d["messages"].pop("help"), "help: error: required message is missing"),
         (lambda d: d["messages"].update(welcome="Welcome!"), "must contain the placeholder {first_lesson}"),
         (lambda d: d["messages"].update(help=d["messages"]["help"] + " {name}"), "unknown placeholder {name}"),
