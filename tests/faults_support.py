@@ -68,6 +68,7 @@ def reconcile(
     sandbox_offset: timedelta = timedelta(0),
     stopped_at: Mapping[str, datetime] | None = None,
     only: Iterable[str] | None = None,
+    when: Callable[[Any], datetime] | None = None,
 ) -> Reconciliation:
     """Compare the fake's accepted messages with what each person should have got.
 
@@ -75,7 +76,8 @@ def reconcile(
     ``sandbox_offset`` is the sandbox clock minus real time (the fake stamps real
     time); ``stopped_at`` the (sandbox) time each opted-out number said STOP;
     ``only`` limits the check to these numbers (others, e.g. replies to strangers,
-    are not looked at).
+    are not looked at); ``when`` gives a message's sandbox time where the clock moved
+    by steps during the test (one offset no longer fits every message).
     """
     numbers = set(only) if only is not None else None
     result = Reconciliation()
@@ -98,7 +100,7 @@ def reconcile(
     for message in accepted:
         if numbers is not None and message.to not in numbers:
             continue
-        at = message.date_created + sandbox_offset
+        at = when(message) if when else message.date_created + sandbox_offset
         window = windows.get((message.to, message.body))
         if window is not None and not window.is_open(at):
             result.problems.append(f"quiet hours: {message.to} got a message at {at}")
@@ -126,6 +128,15 @@ def expected_outbound(phones: Iterable[str]) -> dict[str, set[str]]:
     for phone, body in rows:
         expected[phone].add(body)
     return expected
+
+
+def stamped_send_times() -> dict[str, datetime]:
+    """Provider sid to the sandbox time the worker stamped on the row when it sent it."""
+    db.session.rollback()
+    rows = db.session.execute(
+        sa.select(Message.provider_sid, Message.sent_at).where(Message.provider_sid.is_not(None))
+    )
+    return {sid: sent_at for sid, sent_at in rows if sent_at is not None}
 
 
 def _windows_by_body() -> dict[tuple[str, str], SendWindow]:
@@ -291,3 +302,90 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+class TcpProxy:
+    """A TCP proxy (threads) between the app or its workers and PostgreSQL, that the test
+    cuts and restores: cut, every open connection is reset and new ones are refused, as
+    when the database host is unreachable; the server itself is never touched."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        import socket
+
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener.settimeout(0.2)
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._cut = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> TcpProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+        self._close_all()
+
+    def cut(self) -> None:
+        """Reset every open connection and refuse new ones."""
+        self._cut.set()
+        self._close_all()
+
+    def restore(self) -> None:
+        self._cut.clear()
+
+    def _close_all(self) -> None:
+        import socket
+
+        with self._lock:
+            sockets, self._open = self._open, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self._cut.is_set():
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
