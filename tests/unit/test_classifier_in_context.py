@@ -184,7 +184,8 @@ def test_the_classify_command_reads_plain_and_json_lines(
             "CLASSIFIER_MODEL_PATH": str(tmp_path / "model.npz"),
         }
     )
-    app.extensions["dripper.classifier"] = classifier  # this process's classifier, already loaded
+    # This process's classifier, already loaded, cached against its (absent) model file.
+    app.extensions["dripper.classifier"] = (classifier, None)
     lines = [
         "who keeps texting me",
         json.dumps({"text": "He just says he's a grown man and can handle it.", "question": FIRST}),

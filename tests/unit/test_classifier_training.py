@@ -105,14 +105,14 @@ def test_every_field_of_the_model_travels_through_the_file(corpus: Path, tmp_pat
 
     @dataclasses.dataclass
     class Extended(TrainedModel):
-        context: _Block | None = None
+        extra_block: _Block | None = None
         priors: dict[ReplyLabel, float] = dataclasses.field(default_factory=dict)
         tags: frozenset[str] = frozenset()
 
     base = train(corpus)
     extended = Extended(
         **{f.name: getattr(base, f.name) for f in dataclasses.fields(TrainedModel)},
-        context=_Block({"after a lesson": 0}, np.array([1.5]), np.ones((1, len(base.labels)))),
+        extra_block=_Block({"after a lesson": 0}, np.array([1.5]), np.ones((1, len(base.labels)))),
         priors={ReplyLabel.CRISIS: 0.01, ReplyLabel.NEUTRAL: 0.2},
         tags=frozenset({"a", "b"}),
     )
@@ -123,8 +123,8 @@ def test_every_field_of_the_model_travels_through_the_file(corpus: Path, tmp_pat
 
     assert loaded.priors == extended.priors
     assert loaded.tags == extended.tags
-    assert loaded.context is not None and loaded.context.vocabulary == {"after a lesson": 0}
-    np.testing.assert_array_equal(loaded.context.weights, extended.context.weights)
+    assert loaded.extra_block is not None and loaded.extra_block.vocabulary == {"after a lesson": 0}
+    np.testing.assert_array_equal(loaded.extra_block.weights, extended.extra_block.weights)
     assert loaded.probabilities("ok") == base.probabilities("ok")
 
 

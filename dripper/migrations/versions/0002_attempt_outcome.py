@@ -1,14 +1,14 @@
 """whether an outbound message's latest attempt had an unknown outcome
 
 Revision ID: 0002_attempt_outcome
-Revises: 0002_delivery_retries
+Revises: 0003_reply_question
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_attempt_outcome"
-down_revision = "0002_delivery_retries"
+down_revision = "0003_reply_question"
 branch_labels = None
 depends_on = None
 
