@@ -79,8 +79,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def gunicorn_command(module: str, port: int) -> list[str]:
+def gunicorn_command(module: str, port: int, extra: list[str] | None = None) -> list[str]:
     command = compose_web_command()
+    # Options given later win: --gunicorn "--workers 3" tries another layout.
+    command[-1:-1] = extra or []
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
     command[command.index("web:app")] = module
     # The access log as configured, but to a file rather than the bench's terminal.
@@ -229,6 +231,12 @@ def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
     }
 
 
+def warm_up(port: int, token: str, to: str) -> None:
+    """A few requests first, so each gunicorn worker has loaded the reply model before the
+    clock starts (as a deployed one has long since done)."""
+    asyncio.run(open_loop(port, requests_for(10, 4, token, to, 99), 10))
+
+
 def sustainable(
     port: int, steps: list[float], seconds: float, token: str, to: str, tag: int
 ) -> tuple[float, list[str]]:
@@ -262,13 +270,17 @@ def main() -> None:
     parser.add_argument(
         "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     )
+    parser.add_argument(
+        "--gunicorn", default="", help="options added to the compose web command, to compare"
+    )
     parser.add_argument("--skip-ratio", action="store_true", help="no sustainable-rate search")
     args = parser.parse_args()
     if not args.pg:
         print("(no TEST_DATABASE_URL or --pg: the webhook bench runs on PostgreSQL only; skipped)")
         return
+    extra = args.gunicorn.split()
     print(
-        f"webhooks: {' '.join(compose_web_command())} (docker-compose.yml), "
+        f"webhooks: {' '.join(compose_web_command())} (docker-compose.yml) {args.gunicorn}, "
         f"{os.cpu_count()} cores, load generator on the same machine"
     )
     with (
@@ -333,11 +345,12 @@ def main() -> None:
         ratio_lines: list[str] = []
         with (
             process(worker, env, logs / "worker.log", ROOT),
-            process(gunicorn_command("web:app", port), env, logs / "web.log", ROOT),
+            process(gunicorn_command("web:app", port, extra), env, logs / "web.log", ROOT),
         ):
             wait_listening(port)
+            warm_up(port, token, to)
             time.sleep(2)
-            runs, last = [], 0
+            runs, last = [], reconcile(url, 0, 0)["last"]
             for trial in range(args.repeat):
                 requests = requests_for(args.rate, args.seconds, token, to, trial)
                 figures = run_load(port, requests, args.rate)
@@ -370,9 +383,10 @@ def main() -> None:
             return
         port = free_port()
         with process(
-            gunicorn_command("minimal_webhook_app:app", port), env, logs / "min.log", ROOT
+            gunicorn_command("minimal_webhook_app:app", port, extra), env, logs / "min.log", ROOT
         ):
             wait_listening(port)
+            warm_up(port, token, to)
             time.sleep(2)
             minimal_rate, lines = sustainable(port, args.steps, args.step_seconds, token, to, 80)
             ratio_lines += [f"  minimal   {line}" for line in lines]
