@@ -198,15 +198,20 @@ def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
     engine = sa.create_engine(url)
     inbound = sa.and_(Message.direction == Direction.INBOUND, Message.id > since_id)
     with engine.connect() as connection:
-        for _ in range(100):
-            unhandled = connection.scalar(
-                sa.select(sa.func.count())
-                .select_from(Message)
-                .where(inbound, Message.handled_at.is_(None))
-            )
-            if not unhandled:
+        # Until gunicorn's backlog is worked off (requests whose client gave up are still
+        # served) and every stored text is handled, or two minutes.
+        seen = -1
+        for _ in range(120):
+            stored, unhandled = connection.execute(
+                sa.select(
+                    sa.func.count(), sa.func.count() - sa.func.count(Message.handled_at)
+                ).where(inbound)
+            ).one()
+            connection.rollback()
+            if stored == seen and not unhandled:
                 break
-            time.sleep(0.2)
+            seen = stored
+            time.sleep(1)
         row = connection.execute(
             sa.select(
                 sa.func.count(),
