@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/webhook_bench.py [--rate 200] [--seconds 60] [--repeat 3]``
 (PostgreSQL from ``TEST_DATABASE_URL`` or ``--pg``; Redis from ``--redis``, default
-``redis://127.0.0.1:6379/14``). Shorter runs for development: ``--seconds 10 --repeat 1
+``TEST_WORKER_REDIS_URL`` or ``redis://127.0.0.1:6379/14``). Shorter runs for development: ``--seconds 10 --repeat 1
 --step-seconds 5``.
 
 dripper runs under gunicorn exactly as docker-compose.yml's ``web`` command says (only the
@@ -273,7 +273,9 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=15.0)
     parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument(
-        "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+        "--redis",
+        default=os.environ.get("TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        help="the broker (make bench sets TEST_WORKER_REDIS_URL)",
     )
     parser.add_argument(
         "--gunicorn", default="", help="options added to the compose web command, to compare"
