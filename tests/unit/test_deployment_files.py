@@ -84,11 +84,3 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make run" in head and "make test" in head
     for name in INTERFACE_VARIABLES:
         assert re.search(rf"`{name}`", text), name
-
-
-def test_compose_web_answers_webhooks_from_threads_while_others_wait_on_the_database() -> None:
-    # A webhook spends most of its time waiting on PostgreSQL round trips (bench/webhook_bench.py):
-    # threads let one worker process take the next request meanwhile.
-    command = compose()["services"]["web"]["command"]
-    assert command[command.index("--worker-class") + 1] == "gthread"
-    assert int(command[command.index("--threads") + 1]) >= 2
