@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,6 +91,59 @@ def settings(url: str, broker: BrokerSpace, **extra: Any) -> dict[str, Any]:
     }
 
 
+def server_side_due(connection: sa.Connection, course_id: int, count: int, due: Any) -> None:
+    """``count`` due subscriptions written by PostgreSQL itself (INSERT ... SELECT over
+    generate_series): a million rows in seconds, typed through the models' own columns."""
+    from datetime import UTC, datetime
+    from datetime import time as clock_time
+
+    from dripper.conversation.states import NextAction
+    from dripper.models import Subscriber, SubscriberStatus, SubscriptionState
+
+    subscriber, subscription = Subscriber.__table__, Subscription.__table__
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    n = sa.func.generate_series(0, count - 1).column_valued("n")
+
+    def typed(column: sa.Column[Any], value: Any) -> Any:
+        return sa.literal(value, type_=column.type)
+
+    c = subscriber.c
+    connection.execute(
+        subscriber.insert().from_select(
+            ["phone", "time_zones", "send_time", "status", "created_at"],
+            sa.select(
+                sa.func.concat("+1202", sa.func.lpad(sa.cast(n, sa.Text), 7, "0")),
+                typed(c.time_zones, ["America/New_York"]),
+                typed(c.send_time, clock_time(9, 0)),
+                typed(c.status, SubscriberStatus.ACTIVE),
+                typed(c.created_at, created),
+            ),
+        )
+    )
+    s = subscription.c
+    values = {
+        "course_id": course_id,
+        "state": SubscriptionState.ACTIVE,
+        "source": "sms",
+        "lessons_sent": 0,
+        "next_action": NextAction.LESSON,
+        "next_send_at": due,
+        "extra_count": 0,
+        "readiness": 0.0,
+        "resistant_streak": 0,
+        "unanswered_questions": 0,
+        "unanswered_check_ins": 0,
+        "confirmed_at": created,
+        "created_at": created,
+    }
+    connection.execute(
+        subscription.insert().from_select(
+            ["subscriber_id", *values],
+            sa.select(c.id, *(typed(s[name], value) for name, value in values.items())),
+        )
+    )
+
+
 def prepare(count: int) -> None:
     """The schema, a course, and ``count`` subscriptions due a minute ago."""
     from dripper.clock import now
@@ -100,7 +155,56 @@ def prepare(count: int) -> None:
     course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
     db.session.commit()
     with db.engine.begin() as connection:
-        bulk_due(connection, course.id, count, now() - timedelta(minutes=1))
+        if connection.dialect.name == "postgresql":
+            server_side_due(connection, course.id, count, now() - timedelta(minutes=1))
+        else:
+            bulk_due(connection, course.id, count, now() - timedelta(minutes=1))
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process now, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def rss_peak() -> Iterator[dict[str, float]]:
+    """The growth of this process's resident memory over the block, sampled every 50 ms."""
+    import threading
+
+    figures = {"before": rss_mb(), "peak": rss_mb()}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            figures["peak"] = max(figures["peak"], rss_mb())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield figures
+    finally:
+        stop.set()
+        thread.join()
+        figures["growth"] = figures["peak"] - figures["before"]
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in a process group (the worker)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def tick_figures(kind: str, count: int, pg_url: str | None) -> dict[str, Any]:
@@ -115,11 +219,23 @@ def tick_figures(kind: str, count: int, pg_url: str | None) -> dict[str, Any]:
                 if kind == "postgresql":
                     with db.engine.begin() as connection:
                         connection.execute(sa.text("ANALYZE"))
-                started = time.perf_counter()
-                result = tick()
-                elapsed = time.perf_counter() - started
+                with rss_peak() as memory:
+                    started = time.perf_counter()
+                    result = tick()
+                    elapsed = time.perf_counter() - started
                 assert result.claimed == count, result.summary()
                 tasks = result.tasks
+                peak = 0
+                if count > 100_000:  # tracing would double a million-row tick
+                    db.session.remove()
+                    db.engine.dispose()
+                    return {
+                        "seconds": elapsed,
+                        "per_second": count / elapsed,
+                        "peak_mb": float("nan"),
+                        "rss_mb": memory["growth"],
+                        "tasks": tasks,
+                    }
                 # Again, traced, on the same rows.
                 db.session.execute(
                     sa.update(Subscription).values(claim_token=None, claimed_at=None)
@@ -138,15 +254,16 @@ def tick_figures(kind: str, count: int, pg_url: str | None) -> dict[str, Any]:
         "seconds": elapsed,
         "per_second": count / elapsed,
         "peak_mb": peak / 2**20,
+        "rss_mb": memory["growth"],
         "tasks": tasks,
     }
 
 
 @contextmanager
-def fake_twilio() -> Iterator[dict[str, Any]]:
+def fake_twilio(latency: float = 0.0) -> Iterator[dict[str, Any]]:
     """tests/twilio_fake.py in a process of its own; yields the app settings for it."""
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("fake_twilio_server.py"))],
+        [sys.executable, str(Path(__file__).with_name("fake_twilio_server.py")), str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -177,14 +294,22 @@ def bare_loop(twilio: dict[str, Any], count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def dispatch_figures(kind: str, count: int, pg_url: str | None, concurrency: int) -> dict[str, Any]:
+def dispatch_figures(
+    kind: str,
+    count: int,
+    pg_url: str | None,
+    concurrency: int,
+    latency: float = 0.0,
+    send_rate: float = SEND_RATE,
+    bare: bool = True,
+) -> dict[str, Any]:
     from dripper.drip.tick import tick
 
     broker = BrokerSpace(WORKER_REDIS_URL)
-    with tempfile.TemporaryDirectory() as logs, fake_twilio() as twilio:
+    with tempfile.TemporaryDirectory() as logs, fake_twilio(latency) as twilio:
         try:
             with database(kind, pg_url) as url:
-                config = settings(url, broker, **twilio)
+                config = settings(url, broker, **twilio, SEND_RATE=send_rate)
                 app = create_app(config)
                 with app.app_context():
                     prepare(count)
@@ -194,10 +319,13 @@ def dispatch_figures(kind: str, count: int, pg_url: str | None, concurrency: int
                         config,
                         broker,
                         Path(logs),
-                        overrides={**twilio, "DRIPPER_SANDBOX": False},
+                        overrides={**twilio, "DRIPPER_SANDBOX": False, "SEND_RATE": send_rate},
                         concurrency=concurrency,
                     )
+                    assert worker.process is not None
+                    pgid = worker.process.pid
                     try:
+                        cpu_before = group_cpu_seconds(pgid)
                         started = time.perf_counter()
                         tick()
                         recorded = 0
@@ -209,18 +337,36 @@ def dispatch_figures(kind: str, count: int, pg_url: str | None, concurrency: int
                                 .select_from(Message)
                                 .where(Message.provider_sid.is_not(None))
                             )
-                            if time.perf_counter() - started > 600:
+                            if time.perf_counter() - started > 900:
                                 raise TimeoutError(f"only {recorded} of {count} sent")
                         elapsed = time.perf_counter() - started
+                        cpu = group_cpu_seconds(pgid) - cpu_before
+                        twice = db.session.scalar(
+                            sa.select(sa.func.count()).select_from(
+                                sa.select(Message.subscription_id, Message.lesson_id)
+                                .where(Message.provider_sid.is_not(None))
+                                .group_by(Message.subscription_id, Message.lesson_id)
+                                .having(sa.func.count() > 1)
+                                .subquery()
+                            )
+                        )
                     finally:
                         worker.stop()
                     db.session.remove()
                     db.engine.dispose()
         finally:
             broker.close()
-        bare = bare_loop(twilio, count)
+        bare_rate = bare_loop(twilio, count) if bare else float("nan")
     rate = count / elapsed
-    return {"seconds": elapsed, "per_second": rate, "bare_per_second": bare, "ratio": rate / bare}
+    return {
+        "seconds": elapsed,
+        "per_second": rate,
+        "bare_per_second": bare_rate,
+        "ratio": rate / bare_rate,
+        "cpu_per_message": cpu / count,
+        "twice": twice,
+        "load": os.getloadavg()[0],
+    }
 
 
 def cost_breakdown(kind: str, count: int, pg_url: str | None) -> dict[str, float]:
@@ -272,9 +418,19 @@ def cost_breakdown(kind: str, count: int, pg_url: str | None) -> dict[str, float
 
 
 def main() -> None:
+    from dripper.config import DEFAULTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--dispatch", type=int, default=1000, help="messages to dispatch")
+    parser.add_argument(
+        "--big", type=int, default=1_000_000, help="due subscriptions of the PostgreSQL-only tick"
+    )
+    parser.add_argument("--dispatch", type=int, default=10_000, help="messages to dispatch")
+    parser.add_argument("--repeat", type=int, default=3, help="dispatch runs; medians printed")
+    parser.add_argument(
+        "--slow-dispatch", type=int, default=1000, help="messages with the fake answering late"
+    )
+    parser.add_argument("--latency", type=float, default=0.150, help="the slow fake's answer time")
     parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument(
         "--concurrency",
@@ -290,31 +446,74 @@ def main() -> None:
 
     print(f"drip tick (DRIP_BATCH_SIZE=500, one send task per 50 claims), {os.cpu_count()} cores")
     for kind in kinds if args.only != "dispatch" else []:
-        for size in args.sizes:
+        sizes = list(args.sizes)
+        if kind == "postgresql" and args.big:
+            sizes.append(args.big)
+        for size in sizes:
             figures = tick_figures(kind, size, args.pg)
+            traced = (
+                f"peak {figures['peak_mb']:.1f} MB traced, "
+                if figures["peak_mb"] == figures["peak_mb"]
+                else ""
+            )
             print(
-                f"  {kind:<10} {size:>7,} due: {figures['seconds']:6.2f} s "
+                f"  {kind:<10} {size:>9,} due: {figures['seconds']:6.2f} s "
                 f"({figures['per_second']:>8,.0f}/s, {figures['tasks']:,} tasks), "
-                f"peak {figures['peak_mb']:.1f} MB traced",
+                f"{traced}RSS growth {figures['rss_mb']:.1f} MB, "
+                f"load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
 
     if args.only == "tick":
         return
     kind = "postgresql" if args.pg else "sqlite"
-    figures = dispatch_figures(kind, args.dispatch, args.pg, args.concurrency)
+    runs = []
+    for _ in range(args.repeat):
+        runs.append(dispatch_figures(kind, args.dispatch, args.pg, args.concurrency))
+        figures = runs[-1]
+        print(
+            f"  run: {figures['per_second']:,.0f} msg/s vs bare {figures['bare_per_second']:,.0f} "
+            f"msg/s, ratio {figures['ratio']:.2f}, {figures['cpu_per_message'] * 1000:.2f} ms "
+            f"worker CPU/msg, sent twice {figures['twice']}, load {figures['load']:.2f}",
+            flush=True,
+        )
+
+    def median(key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
     print(
         f"dispatch on {kind}, {args.dispatch:,} lessons, SEND_RATE={SEND_RATE:,.0f} "
-        f"(limiter not the bottleneck), 1 worker x {args.concurrency} processes:"
+        f"(limiter not the bottleneck), 1 worker x {args.concurrency} processes, "
+        f"median of {args.repeat}:"
     )
     print(
-        f"  tick -> worker -> twilio client -> fake server: {figures['per_second']:,.0f} msg/s "
-        f"({figures['seconds']:.1f} s)"
+        f"  tick -> worker -> twilio client -> fake server: {median('per_second'):,.0f} msg/s "
+        f"({median('seconds'):.1f} s), worker CPU {median('cpu_per_message') * 1000:.2f} ms/msg"
     )
-    print(
-        f"  bare loop of twilio client calls:             {figures['bare_per_second']:,.0f} msg/s"
-    )
-    print(f"  ratio: {figures['ratio']:.2f}")
+    print(f"  bare loop of twilio client calls:             {median('bare_per_second'):,.0f} msg/s")
+    print(f"  ratio: {median('ratio'):.2f} (target >= 0.70), load {median('load'):.2f}")
+
+    if args.slow_dispatch:
+        limit = float(DEFAULTS["SEND_RATE"])
+        slow = dispatch_figures(
+            kind,
+            args.slow_dispatch,
+            args.pg,
+            args.concurrency,
+            latency=args.latency,
+            bare=False,
+        )
+        per_process = slow["per_second"] / args.concurrency
+        print(
+            f"dispatch with the fake answering after {args.latency * 1000:.0f} ms, "
+            f"{args.slow_dispatch:,} lessons, limiter out of the way: "
+            f"{slow['per_second']:,.1f} msg/s, {per_process:,.1f} msg/s per worker process "
+            f"({args.concurrency} processes), worker CPU "
+            f"{slow['cpu_per_message'] * 1000:.2f} ms/msg, load {slow['load']:.2f}; "
+            f"SEND_RATE={limit:g}/s (default) needs {math.ceil(limit / per_process)} process(es), "
+            f"100/s needs {math.ceil(100 / per_process)}"
+        )
+
     costs = cost_breakdown(kind, min(args.dispatch, 500), args.pg)
     print(
         "  per message, one process, no broker: "

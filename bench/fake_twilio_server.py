@@ -1,10 +1,15 @@
-"""tests/twilio_fake.py as a process of its own, for the bench: prints its settings, serves."""
+"""tests/twilio_fake.py as a process of its own, for the bench: prints its settings, serves.
+
+``fake_twilio_server.py [LATENCY]``: each message create is answered after LATENCY seconds
+(default 0), as a real API's round trip would be.
+"""
 
 from __future__ import annotations
 
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -14,8 +19,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from twilio_fake import FakeTwilio
 
 
+class SlowTwilio(FakeTwilio):
+    """The fake, answering each create after ``latency`` seconds."""
+
+    latency = 0.0
+
+    def _create(self, handler, params):  # type: ignore[no-untyped-def]
+        time.sleep(self.latency)
+        return super()._create(handler, params)
+
+
 def main() -> None:
-    fake = FakeTwilio().start()
+    SlowTwilio.latency = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    fake = SlowTwilio().start()
     print(json.dumps(fake.settings()), flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     fake.stop()

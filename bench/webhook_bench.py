@@ -1,0 +1,410 @@
+"""Benchmark inbound webhooks under a steady offered load, against a minimal app beside it.
+
+Run: ``.venv/bin/python bench/webhook_bench.py [--rate 200] [--seconds 60] [--repeat 3]``
+(PostgreSQL from ``TEST_DATABASE_URL`` or ``--pg``; Redis from ``--redis``, default
+``TEST_WORKER_REDIS_URL`` or ``redis://127.0.0.1:6379/14``). Shorter runs for development: ``--seconds 10 --repeat 1
+--step-seconds 5``.
+
+dripper runs under gunicorn exactly as docker-compose.yml's ``web`` command says (only the
+bind address changes to 127.0.0.1), with one Celery worker (``celery -A worker worker
+--concurrency 1``) and the Twilio-compatible server of tests/twilio_fake.py for replies that
+go through the REST API. An open-loop generator (asyncio, one connection per request, as
+Twilio connects) sends signed requests (twilio's RequestValidator) at the offered rate
+whatever the answers: 1/3 JOIN from new numbers, 2/3 free text from subscribers.
+
+Printed, each a median of ``--repeat`` runs, with the load average beside it:
+
+* at ``--rate`` for ``--seconds``: p50/p99 latency, errors (non-200 or no answer), and the
+  reconciliation: inbound rows stored = requests sent, each stored once (distinct sids),
+  each handled, each answered once (exactly one 200 per request; outbound replies counted);
+* the sustainable rate of dripper and of bench/minimal_webhook_app.py (signature check and
+  one INSERT, same gunicorn command), each the highest of ``--steps`` with p99 < 50 ms and
+  no error over ``--step-seconds``, and their ratio (target >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "bench")]
+
+import sqlalchemy as sa  # noqa: E402
+import yaml  # noqa: E402
+from drip_bench import database, fake_twilio  # noqa: E402
+from drip_support import bulk_due, small_course  # noqa: E402
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+from dripper import create_app  # noqa: E402
+from dripper.extensions import db  # noqa: E402
+from dripper.models import Direction, Message  # noqa: E402
+
+PUBLIC_URL = "https://dripper.bench"
+SUBSCRIBERS = 3000
+P99_TARGET_MS = 50.0
+FREE_TEXT = [
+    "I tried it this morning and it felt calmer",
+    "not sure this works for me",
+    "what do you mean by that?",
+    "ok",
+    "Did it twice today, easier the second time",
+    "I forgot yesterday, sorry",
+]
+
+
+def compose_web_command() -> list[str]:
+    """docker-compose.yml's web command, bound to 127.0.0.1 on a free port instead."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return list(compose["services"]["web"]["command"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gunicorn_command(module: str, port: int, extra: list[str] | None = None) -> list[str]:
+    command = compose_web_command()
+    # Options given later win: --gunicorn "--workers 3" tries another layout.
+    command[-1:-1] = extra or []
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    command[command.index("web:app")] = module
+    # The access log as configured, but to a file rather than the bench's terminal.
+    if "--access-logfile" in command:
+        command[command.index("--access-logfile") + 1] = "-"
+    return [sys.executable, "-m", *command]
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Iterator[None]:
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, 15)
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, 9)
+                child.wait(10)
+
+
+def wait_listening(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def requests_for(
+    rate: float, seconds: float, token: str, to: str, tag: int
+) -> list[tuple[bytes, bool]]:
+    """The signed raw HTTP requests of one run, built before it starts: (bytes, is_join)."""
+    validator = RequestValidator(token)
+    url = PUBLIC_URL + "/sms/inbound"
+    out = []
+    for n in range(int(rate * seconds)):
+        join = n % 3 == 0
+        phone = f"+1404{tag:02d}{n:05d}" if join else f"+1202{n % SUBSCRIBERS:07d}"
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": "AC" + "0" * 32,
+            "From": phone,
+            "To": to,
+            "Body": "JOIN" if join else FREE_TEXT[n % len(FREE_TEXT)],
+            "NumMedia": "0",
+        }
+        body = urlencode(params).encode()
+        signature = validator.compute_signature(url, params)
+        head = (
+            "POST /sms/inbound HTTP/1.1\r\nHost: dripper.bench\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Twilio-Signature: {signature}\r\nX-Forwarded-Proto: https\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        out.append((head.encode() + body, join))
+    return out
+
+
+async def one(port: int, raw: bytes) -> tuple[float, int, bytes]:
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)
+        writer.close()
+        status = int(answer.split(b" ", 2)[1])
+    except (OSError, TimeoutError, ValueError, IndexError):
+        return time.perf_counter() - started, 0, b""
+    return time.perf_counter() - started, status, answer
+
+
+async def open_loop(port: int, requests: list[tuple[bytes, bool]], rate: float) -> list[Any]:
+    """Send each request at its time whatever the earlier ones are doing."""
+    tasks = []
+    start = time.perf_counter()
+    for n, (raw, _join) in enumerate(requests):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(port, raw)))
+    return await asyncio.gather(*tasks)
+
+
+def run_load(port: int, requests: list[tuple[bytes, bool]], rate: float) -> dict[str, Any]:
+    results = asyncio.run(open_loop(port, requests, rate))
+    latencies = sorted(r[0] * 1000 for r in results)
+    errors = sum(1 for r in results if r[1] != 200)
+    answered = sum(1 for r in results if r[1] == 200 and b"<Response" in r[2])
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "sent": len(results),
+        "p50": statistics.median(latencies),
+        "p99": quantiles[98],
+        "errors": errors,
+        "answered": answered,
+        "twiml_messages": sum(r[2].count(b"<Message") for r in results),
+        "load": os.getloadavg()[0],
+    }
+
+
+def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
+    """Inbound rows stored, distinct, handled; outbound replies; after a short settle."""
+    engine = sa.create_engine(url)
+    inbound = sa.and_(Message.direction == Direction.INBOUND, Message.id > since_id)
+    with engine.connect() as connection:
+        # Until gunicorn's backlog is worked off (requests whose client gave up are still
+        # served) and every stored text is handled, or two minutes.
+        seen = -1
+        for _ in range(120):
+            stored, unhandled = connection.execute(
+                sa.select(
+                    sa.func.count(), sa.func.count() - sa.func.count(Message.handled_at)
+                ).where(inbound)
+            ).one()
+            connection.rollback()
+            if stored == seen and not unhandled:
+                break
+            seen = stored
+            time.sleep(1)
+        row = connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count(sa.distinct(Message.provider_sid)),
+                sa.func.count(Message.handled_at),
+            ).where(inbound)
+        ).one()
+        outbound = connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(Message)
+            .where(Message.direction == Direction.OUTBOUND, Message.id > since_id)
+        )
+        last = connection.scalar(sa.select(sa.func.max(Message.id))) or 0
+    engine.dispose()
+    return {
+        "stored": row[0],
+        "distinct": row[1],
+        "handled": row[2],
+        "outbound": outbound,
+        "expected": sent_sids,
+        "last": last,
+    }
+
+
+def warm_up(port: int, token: str, to: str) -> None:
+    """A few requests first, so each gunicorn worker has loaded the reply model before the
+    clock starts (as a deployed one has long since done)."""
+    asyncio.run(open_loop(port, requests_for(10, 4, token, to, 99), 10))
+
+
+def sustainable(
+    port: int, steps: list[float], seconds: float, token: str, to: str, tag: int
+) -> tuple[float, list[str]]:
+    """The highest offered rate with p99 under target and no error; stops at the first miss."""
+    best, lines = 0.0, []
+    for rate in steps:
+        figures = run_load(port, requests_for(rate, seconds, token, to, tag), rate)
+        tag += 1
+        ok = figures["p99"] < P99_TARGET_MS and figures["errors"] == 0
+        lines.append(
+            f"{rate:.0f}/s p50 {figures['p50']:.1f} ms p99 {figures['p99']:.1f} ms "
+            f"errors {figures['errors']} load {figures['load']:.2f}{'' if ok else ' (miss)'}"
+        )
+        if not ok:
+            break
+        best = rate
+        time.sleep(2)
+    return best, lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="offered requests per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; medians are printed")
+    parser.add_argument(
+        "--steps", type=float, nargs="+", default=[50, 100, 150, 200, 250, 300, 400, 500]
+    )
+    parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        help="the broker (make bench sets TEST_WORKER_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--gunicorn", default="", help="options added to the compose web command, to compare"
+    )
+    parser.add_argument("--skip-ratio", action="store_true", help="no sustainable-rate search")
+    args = parser.parse_args()
+    if not args.pg:
+        print("(no TEST_DATABASE_URL or --pg: the webhook bench runs on PostgreSQL only; skipped)")
+        return
+    extra = args.gunicorn.split()
+    print(
+        f"webhooks: {' '.join(compose_web_command())} (docker-compose.yml) {args.gunicorn}, "
+        f"{os.cpu_count()} cores, load generator on the same machine"
+    )
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fake_twilio() as twilio,
+        database("postgresql", args.pg) as url,
+    ):
+        logs = Path(folder)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": args.redis,
+            "SECRET_KEY": "bench",
+            "DRIPPER_SANDBOX": "0",
+            "LOG_LEVEL": "WARNING",
+            "PUBLIC_URL": PUBLIC_URL,
+            "SMS_BACKEND": "twilio",
+            "SEND_RATE": "1000",
+            "CLASSIFIER_MODEL_PATH": str(logs / "reply-model.npz"),
+            **{key: str(value) for key, value in twilio.items()},
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
+        }
+        token, to = twilio["TWILIO_AUTH_TOKEN"], twilio["TWILIO_FROM_NUMBER"]
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "REDIS_URL": args.redis,
+                "SECRET_KEY": "bench",
+                "DRIPPER_SANDBOX": False,
+                "LOG_LEVEL": "WARNING",
+                **twilio,
+            }
+        )
+        with app.app_context():
+            from dripper.clock import now
+
+            db.create_all()
+            course = small_course(3, slug="join")
+            course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+            db.session.commit()
+            with db.engine.begin() as connection:
+                # Subscribers whose next lesson is a month away: their texts are free replies.
+                bulk_due(connection, course.id, SUBSCRIBERS, now() + timedelta(days=30))
+                connection.execute(
+                    sa.text(
+                        "CREATE TABLE minimal_inbound (id bigserial PRIMARY KEY, "
+                        "sid varchar(64) UNIQUE NOT NULL, phone varchar(16), body text)"
+                    )
+                )
+            db.session.remove()
+            db.engine.dispose()
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "web", "classifier", "train"],
+            cwd=ROOT,
+            env=env,
+            check=False,
+            capture_output=True,
+        )
+        port = free_port()
+        worker = [sys.executable, "-m", "celery", "-A", "worker", "worker", "--concurrency", "1"]
+        worker += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+        ratio_lines: list[str] = []
+        with (
+            process(worker, env, logs / "worker.log", ROOT),
+            process(gunicorn_command("web:app", port, extra), env, logs / "web.log", ROOT),
+        ):
+            wait_listening(port)
+            warm_up(port, token, to)
+            time.sleep(2)
+            runs, last = [], reconcile(url, 0, 0)["last"]
+            for trial in range(args.repeat):
+                requests = requests_for(args.rate, args.seconds, token, to, trial)
+                figures = run_load(port, requests, args.rate)
+                figures.update(reconcile(url, len(requests), last))
+                last = figures["last"]
+                runs.append(figures)
+                print(
+                    f"  run {trial + 1}: {figures['sent']:,} sent at {args.rate:.0f}/s: "
+                    f"p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
+                    f"errors {figures['errors']}, answered {figures['answered']:,}, "
+                    f"stored {figures['stored']:,} (distinct {figures['distinct']:,}, handled "
+                    f"{figures['handled']:,}), replies {figures['outbound']:,} "
+                    f"({figures['twiml_messages']:,} in TwiML), load {figures['load']:.2f}",
+                    flush=True,
+                )
+                time.sleep(3)
+            med = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p99", "load")}
+            print(
+                f"dripper at {args.rate:.0f}/s for {args.seconds:.0f} s, median of {args.repeat}: "
+                f"p50 {med['p50']:.1f} ms, p99 {med['p99']:.1f} ms, "
+                f"errors {sum(r['errors'] for r in runs)}, load {med['load']:.2f}",
+                flush=True,
+            )
+            if not args.skip_ratio:
+                dripper_rate, lines = sustainable(
+                    port, args.steps, args.step_seconds, token, to, 50
+                )
+                ratio_lines += [f"  dripper   {line}" for line in lines]
+        if args.skip_ratio:
+            return
+        port = free_port()
+        with process(
+            gunicorn_command("minimal_webhook_app:app", port, extra), env, logs / "min.log", ROOT
+        ):
+            wait_listening(port)
+            warm_up(port, token, to)
+            time.sleep(2)
+            minimal_rate, lines = sustainable(port, args.steps, args.step_seconds, token, to, 80)
+            ratio_lines += [f"  minimal   {line}" for line in lines]
+        print("\n".join(ratio_lines))
+        ratio = dripper_rate / minimal_rate if minimal_rate else 0.0
+        print(
+            f"sustainable (p99 < {P99_TARGET_MS:.0f} ms, 0 errors, {args.step_seconds:.0f} s "
+            f"steps): dripper {dripper_rate:.0f}/s, minimal app {minimal_rate:.0f}/s, "
+            f"ratio {ratio:.2f} (target >= 0.50)"
+        )
+
+
+if __name__ == "__main__":
+    main()
