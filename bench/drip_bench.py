@@ -97,8 +97,8 @@ def server_side_due(connection: sa.Connection, course_id: int, count: int, due: 
     from datetime import UTC, datetime
     from datetime import time as clock_time
 
-    from dripper.conversation.states import NextAction
     from dripper.models import Subscriber, SubscriberStatus, SubscriptionState
+    from dripper.subscriptions.states import NextAction
 
     subscriber, subscription = Subscriber.__table__, Subscription.__table__
     created = datetime(2026, 1, 1, tzinfo=UTC)

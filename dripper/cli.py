@@ -19,10 +19,10 @@ from dripper.courses.check import check_paths
 from dripper.courses.spec import CourseFileError, course_files, dump, load
 from dripper.courses.store import export_course, import_course
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
 from dripper.models import Admin, AuditEntry, SubscriberStatus
 from dripper.readiness.alerts import alert_cli
-from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.service import retrain
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")

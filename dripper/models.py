@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dripper.extensions import Base, db
-from dripper.readiness.labels import ReplyLabel
+from dripper.labels import ReplyLabel
 
 if TYPE_CHECKING:
     Model = Base  # what db.Model is to a type checker
@@ -82,7 +82,7 @@ class SubscriberStatus(enum.StrEnum):
 
 
 class SubscriptionState(enum.StrEnum):
-    """Where a person stands in a course. Transitions live in dripper.conversation.states."""
+    """Where a person stands in a course. Transitions live in dripper.subscriptions.states."""
 
     PENDING = "pending"  # asked to confirm, no YES yet
     ACTIVE = "active"  # lessons on their schedule

@@ -12,8 +12,8 @@ import phonenumbers
 from sqlalchemy import delete, select
 
 from dripper import suppression
-from dripper.conversation import states
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
 from dripper.models import (
     Alert,
@@ -28,7 +28,7 @@ from dripper.models import (
     TrainingExample,
     utcnow,
 )
-from dripper.readiness.labels import ReplyLabel
+from dripper.subscriptions import states
 
 
 class NotFound(LookupError):

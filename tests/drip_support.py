@@ -18,7 +18,6 @@ import redis as redis_lib
 import sqlalchemy as sa
 from flask import Flask
 
-from dripper.conversation.states import NextAction
 from dripper.extensions import db
 from dripper.models import (
     Course,
@@ -32,6 +31,7 @@ from dripper.models import (
     Subscription,
     SubscriptionState,
 )
+from dripper.subscriptions.states import NextAction
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "dripper"
@@ -402,7 +402,7 @@ class SandboxRun:
 
 
 def next_due() -> datetime | None:
-    from dripper.conversation.states import SCHEDULED_STATES
+    from dripper.subscriptions.states import SCHEDULED_STATES
 
     return db.session.scalar(
         sa.select(sa.func.min(Subscription.next_send_at)).where(

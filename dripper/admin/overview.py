@@ -16,8 +16,8 @@ from dripper.admin import bp, charts
 from dripper.admin.auth import admin_required, audit, me
 from dripper.admin.forms import NoteForm, PlainForm
 from dripper.clock import now
-from dripper.conversation.states import SCHEDULED_STATES
 from dripper.extensions import db
+from dripper.labels import READINESS_LABELS, ReplyLabel
 from dripper.models import (
     Alert,
     AlertStatus,
@@ -32,7 +32,7 @@ from dripper.models import (
     SubscriptionState,
     TrainingExample,
 )
-from dripper.readiness.labels import READINESS_LABELS, ReplyLabel
+from dripper.subscriptions.states import SCHEDULED_STATES
 
 REVIEW_PAGE = 50
 LEFT_STATES = (

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from dripper.clock import now
-from dripper.conversation.states import LIVE_STATES
 from dripper.courses.check import Problem, check_spec
 from dripper.courses.spec import CourseSpec, dump, parse
 from dripper.courses.store import export_course, import_course
@@ -36,6 +35,7 @@ from dripper.models import (
     MessageKind,
     Subscription,
 )
+from dripper.subscriptions.states import LIVE_STATES
 
 
 class PublishError(ValueError):

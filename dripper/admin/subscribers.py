@@ -1,6 +1,6 @@
 """People (owners only: numbers and replies are personal data): the list, a person's
 page and the actions on it. Actions go through the same transitions as the SMS
-commands (:mod:`dripper.conversation.states`, :mod:`dripper.people`)."""
+commands (:mod:`dripper.subscriptions.states`, :mod:`dripper.people`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from dripper.admin import bp, charts
 from dripper.admin.auth import admin_required, audit, me
 from dripper.admin.forms import PlainForm, TimeForm
 from dripper.clock import now
-from dripper.conversation import states
-from dripper.drip import schedule, tasks
+from dripper.drip import tasks
 from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import (
@@ -34,6 +33,7 @@ from dripper.models import (
     SubscriptionState,
 )
 from dripper.readiness.pacing import DECAY, LABEL_VALUE
+from dripper.subscriptions import schedule, states
 
 #: Readiness bands for the filter: (label, low, high).
 READINESS_BANDS = {

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from dripper.drip import schedule
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind, Subscription, UTCDateTime
+from dripper.subscriptions import schedule
 
 #: What a reply can answer: the question, or the lesson before its question came.
 ANSWERABLE = (MessageKind.QUESTION, MessageKind.LESSON)

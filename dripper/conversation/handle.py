@@ -2,7 +2,7 @@
 
 ``handle_inbound`` reads a stored inbound message as an exact keyword (INTERFACE.md:
 SMS keywords) or as free text and hands it to one small handler. Handlers move
-subscriptions only through ``dripper.conversation.states`` and answer only through
+subscriptions only through ``dripper.subscriptions.states`` and answer only through
 ``replies.send`` (the outbox). The caller commits.
 
 Two rules sit above the dispatch: an opted-out number hears nothing except for
@@ -31,11 +31,11 @@ from sqlalchemy import func, select, update
 
 from dripper import metrics, suppression
 from dripper.clock import now
-from dripper.conversation import context, replies, states
+from dripper.conversation import context, replies
 from dripper.conversation.keywords import Command, Keyword, normalise, parse_command
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
-from dripper.drip import schedule
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
 from dripper.models import (
     AlertKind,
@@ -50,7 +50,7 @@ from dripper.models import (
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness import pacing
-from dripper.readiness.labels import ReplyLabel
+from dripper.subscriptions import schedule, states
 
 if TYPE_CHECKING:
     from dripper.readiness.classifier import Classification

@@ -26,9 +26,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
 from dripper.clock import now as clock_now
-from dripper.conversation import states
-from dripper.conversation.states import SCHEDULED_STATES, NextAction
-from dripper.drip import schedule
 from dripper.drip.tick import claim_one, tick
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
@@ -54,6 +51,8 @@ from dripper.sms.outbox import (
     queue_message,
     state_of,
 )
+from dripper.subscriptions import schedule, states
+from dripper.subscriptions.states import SCHEDULED_STATES, NextAction
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +177,7 @@ def _send_question(subscription: Subscription, now: datetime) -> Outcome:
         at = schedule.soonest(
             subscription.subscriber, subscription.course, now + timedelta(hours=delay)
         )
-        states._schedule(subscription, NextAction.QUESTION, at)
+        states.question_at(subscription, at)
         return Outcome.LESSON_PENDING
     if sent is DeliveryState.FAILED:
         # Not received: no question about it; the next lesson slot sends it again.
@@ -280,11 +279,6 @@ ACTIONS: dict[str, Callable[[Subscription, datetime], Outcome]] = {
 }
 
 
-def _release(subscription: Subscription) -> None:
-    subscription.claim_token = None
-    subscription.claimed_at = None
-
-
 def _act(subscription_id: int, claim_token: str, now: datetime) -> Outcome:
     """Do what a claimed subscription is due for, in the caller's transaction.
 
@@ -347,10 +341,10 @@ def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) ->
     course = subscription.course
 
     if not subscriber.may_be_texted:
-        states._schedule(subscription, None, None)
+        states.unschedule(subscription)
         return Outcome.NOT_TEXTABLE
     if subscription.state not in SCHEDULED_STATES:
-        _release(subscription)
+        states.release(subscription)
         return Outcome.NOT_SCHEDULED
     action = ACTIONS.get(subscription.next_action or "")
     if action is None:
@@ -367,7 +361,7 @@ def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) ->
     if not schedule.in_window(now, zones, opens, closes):
         # Late (a backlog, a restart overnight): the same action at the next opening.
         at = schedule.next_opening(now, zones, opens, closes)
-        states._schedule(subscription, subscription.next_action, at)
+        states.defer_to_window(subscription, at)
         return Outcome.QUIET_HOURS
     outcome = action(subscription, now)
     if subscription.failure_count:

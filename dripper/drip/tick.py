@@ -26,10 +26,10 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 
 from dripper import metrics
 from dripper.clock import now as clock_now
-from dripper.conversation.states import SCHEDULED_STATES
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
 from dripper.models import Subscription, subscription_table
+from dripper.subscriptions.states import SCHEDULED_STATES
 
 log = logging.getLogger(__name__)
 

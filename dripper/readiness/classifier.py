@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from dripper.conversation.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
+from dripper.labels import ReplyLabel
 from dripper.readiness.evaluation import EvaluationReport, score
-from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.model import (
     CORPUS_DIR,
     Example,

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dripper.readiness.labels import ReplyLabel
+from dripper.labels import ReplyLabel
 
 # Column headings for the confusion matrix, short enough for a terminal.
 _SHORT = {

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from dripper.labels import ReplyLabel
 from dripper.readiness.context import context_features
-from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.rules import normalise_text
 
 #: The corpus shipped with the package (CSV files with a ``text,label,split`` header, and

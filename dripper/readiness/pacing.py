@@ -19,15 +19,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from dripper.conversation import states
-from dripper.conversation.states import NextAction
-from dripper.drip import schedule
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
+from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
 from dripper.models import Alert, AlertKind, Message, Subscription, SubscriptionState
-from dripper.readiness.labels import ReplyLabel
 from dripper.sms.outbox import lesson_key
+from dripper.subscriptions import schedule, states
+from dripper.subscriptions.states import NextAction
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +112,7 @@ def apply(
 
 
 def _lesson_at(subscription: Subscription, at: datetime) -> None:
-    if subscription.state is SubscriptionState.PAUSED:
-        return  # a pause the person asked for outlasts anything a reply implies
-    states._schedule(subscription, NextAction.LESSON, at)
+    states.lesson_at(subscription, at)
 
 
 def acknowledgement_key(subscription: Subscription, kind: str) -> str:
@@ -133,8 +130,7 @@ def _resistant(subscription: Subscription, message: Message, now: datetime) -> R
     subscription.resistant_streak = (subscription.resistant_streak or 0) + 1
     if subscription.resistant_streak >= 2:
         at = _next_lesson_in(subscription, now, _days(subscription, "resistant_streak_days"))
-        if subscription.state is not SubscriptionState.PAUSED:
-            states._schedule(subscription, NextAction.OFFER, at)
+        states.offer_next(subscription, at)
     else:
         _lesson_at(
             subscription, _next_lesson_in(subscription, now, _days(subscription, "resistant_days"))
@@ -146,8 +142,7 @@ def _resistant(subscription: Subscription, message: Message, now: datetime) -> R
 
 def _overwhelmed(subscription: Subscription, message: Message, now: datetime) -> Reply:
     at = _next_lesson_in(subscription, now, _days(subscription, "overwhelmed_hold_days"))
-    if subscription.state is not SubscriptionState.PAUSED:
-        states._schedule(subscription, NextAction.CHECK_IN, at)
+    states.check_in_at(subscription, at)
     if _acknowledged(subscription, "overwhelmed_ack"):
         return Reply()
     return Reply("overwhelmed_ack")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from dripper.conversation.keywords import DEFAULT_PAUSE_DAYS, MAX_PAUSE_DAYS
-from dripper.readiness.labels import ReplyLabel
+from dripper.labels import ReplyLabel
 
 # Phones substitute typographic characters; the patterns below are written for plain ASCII.
 _TYPOGRAPHY = str.maketrans(

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dripper.conversation.states import NextAction
-from dripper.drip import schedule
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import Direction, Message, Subscription, SubscriptionState
-from dripper.readiness.labels import ReplyLabel
+from dripper.subscriptions import schedule
+from dripper.subscriptions.states import NextAction
 
 _NUMBERS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 _STEADY = {ReplyLabel.ENGAGED, ReplyLabel.MORE, ReplyLabel.NEUTRAL, ReplyLabel.AMBIVALENT}

@@ -31,7 +31,6 @@ from twilio.request_validator import RequestValidator
 
 from dripper import people
 from dripper.clock import sandbox_clock
-from dripper.conversation.states import SCHEDULED_STATES
 from dripper.drip.tasks import perform
 from dripper.drip.tick import claim_one
 from dripper.extensions import db
@@ -46,6 +45,7 @@ from dripper.models import (
 )
 from dripper.phones import time_zones_for
 from dripper.sms.base import SendError
+from dripper.subscriptions.states import SCHEDULED_STATES
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from dripper.clock import parse_duration, sandbox_clock
-from dripper.conversation.states import SCHEDULED_STATES
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Subscription
 from dripper.sandbox import bp
+from dripper.subscriptions.states import SCHEDULED_STATES
 
 
 @bp.before_request

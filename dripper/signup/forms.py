@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SubmitField, TelField
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
-from dripper.drip import schedule
 from dripper.models import Course
 from dripper.phones import Phone, PhoneError, parse_phone, region_of
 from dripper.signup.service import country_names, signup_countries
+from dripper.subscriptions import schedule
 
 STEP = timedelta(minutes=30)
 

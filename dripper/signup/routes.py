@@ -27,7 +27,6 @@ from sqlalchemy import select
 from wtforms import Field
 
 from dripper.clock import now
-from dripper.drip import schedule
 from dripper.extensions import db, limiter
 from dripper.logs import mask_phone
 from dripper.models import Course
@@ -35,6 +34,7 @@ from dripper.phones import PhoneError, display, normalise
 from dripper.signup import bp
 from dripper.signup.forms import SignupForm
 from dripper.signup.service import Outcome, sign_up
+from dripper.subscriptions import schedule
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from flask import current_app
 from phonenumbers import geocoder
 
 from dripper import suppression
-from dripper.conversation import states
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
 from dripper.courses.spec import COUNTRY_MESSAGES, base_message
 from dripper.models import (
@@ -24,6 +23,7 @@ from dripper.models import (
 from dripper.models import SubscriptionState as State
 from dripper.phones import DEFAULT_REGION, Phone
 from dripper.sms.outbox import queue_message
+from dripper.subscriptions import states
 
 
 class Outcome(enum.StrEnum):

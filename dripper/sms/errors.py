@@ -17,7 +17,6 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from dripper.clock import now
-from dripper.conversation import states
 from dripper.extensions import db
 from dripper.logs import mask_phone, mask_text
 from dripper.models import Direction, Message, Subscriber, SubscriberStatus
@@ -27,6 +26,7 @@ from dripper.sms.base import (
     RetryableSendError,
     SendError,
 )
+from dripper.subscriptions import states
 
 log = logging.getLogger(__name__)
 

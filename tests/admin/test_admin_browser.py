@@ -12,6 +12,7 @@ from drip_support import add_person
 from fixtures_browser import screenshot
 
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import (
     Course,
     Direction,
@@ -20,7 +21,6 @@ from dripper.models import (
     MessageStatus,
     SubscriptionState,
 )
-from dripper.readiness.labels import ReplyLabel
 
 
 @pytest.fixture

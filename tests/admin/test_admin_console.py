@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import (
     Admin,
     Alert,
@@ -24,7 +25,6 @@ from dripper.models import (
     SubscriptionState,
     TrainingExample,
 )
-from dripper.readiness.labels import ReplyLabel
 
 SCRIPT = "<script>alert('x')</script><b>bold</b>"
 

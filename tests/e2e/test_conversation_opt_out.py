@@ -14,9 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from inbound_support import NUMBER, Handset, set_clock, webhook_config
 
-from dripper.conversation import states
 from dripper.extensions import db
 from dripper.models import Alert, Lesson, MessageKind, SubscriberStatus, SubscriptionState
+from dripper.subscriptions import states
 
 NEW_YORK = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK)

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from inbound_support import Handset, confirmed_handset, set_clock, webhook_config
 
-from dripper.conversation import states
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import (
     Alert,
     Direction,
@@ -24,7 +24,7 @@ from dripper.models import (
     SubscriberStatus,
     SubscriptionState,
 )
-from dripper.readiness.labels import ReplyLabel
+from dripper.subscriptions import states
 
 NEW_YORK = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK)  # a Tuesday

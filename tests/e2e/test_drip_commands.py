@@ -17,10 +17,10 @@ from drip_support import (
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
-from dripper.conversation import states
 from dripper.drip.tasks import kick
 from dripper.extensions import db
 from dripper.models import Message, MessageKind, Subscriber, Subscription, SubscriptionState
+from dripper.subscriptions import states
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -21,12 +21,12 @@ from drip_support import BrokerSpace, Worker, bulk_due, drain, start_worker
 from flask import Flask
 
 from dripper.clock import sandbox_clock
-from dripper.conversation.states import NextAction
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course, Message, MessageKind, MessageStatus, Subscription
 from dripper.sms.delivery import stale_message_ids
 from dripper.sms.tasks import deliver
+from dripper.subscriptions.states import NextAction
 
 NEW_YORK = ZoneInfo("America/New_York")
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

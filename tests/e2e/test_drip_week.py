@@ -17,8 +17,6 @@ from drip_support import BrokerSpace, Worker, drain, next_due
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
-from dripper.conversation import states
-from dripper.drip import schedule
 from dripper.drip.tasks import tick_task
 from dripper.extensions import db
 from dripper.models import (
@@ -31,6 +29,7 @@ from dripper.models import (
     Subscription,
 )
 from dripper.phones import time_zones_for
+from dripper.subscriptions import schedule, states
 
 START = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)  # Thursday; US clocks change on Sunday the 8th
 END = START + timedelta(days=7)

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from dripper.conversation import states
-from dripper.conversation.states import NextAction
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import (
     Alert,
     AlertStatus,
@@ -23,7 +22,8 @@ from dripper.models import (
     SubscriptionState,
 )
 from dripper.readiness import pacing
-from dripper.readiness.labels import ReplyLabel
+from dripper.subscriptions import states
+from dripper.subscriptions.states import NextAction
 
 NEW_YORK = ZoneInfo("America/New_York")
 # Tuesday 2026-06-02, 10:00 in New York: the day's 9:00 lesson went out an hour ago.

@@ -15,11 +15,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from inbound_support import Handset, confirmed_handset, webhook_config
 
 from dripper.clock import now, sandbox_clock
-from dripper.conversation.states import NextAction
 from dripper.drip.tasks import perform_many
 from dripper.drip.tick import claim_one
 from dripper.extensions import db
 from dripper.models import Course, SubscriptionState
+from dripper.subscriptions.states import NextAction
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_8AM = datetime(2026, 3, 9, 8, 0, tzinfo=NEW_YORK)

@@ -29,6 +29,7 @@ from inbound_support import AUTH_TOKEN, Handset
 
 from dripper.clock import sandbox_clock
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import (
     Alert,
     AlertStatus,
@@ -37,7 +38,6 @@ from dripper.models import (
     Message,
     SubscriptionState,
 )
-from dripper.readiness.labels import ReplyLabel
 
 NEW_YORK = ZoneInfo("America/New_York")
 PHONE = "+12125550147"  # Manhattan: America/New_York

@@ -27,6 +27,7 @@ from dripper.clock import sandbox_clock
 from dripper.courses.spec import load
 from dripper.courses.store import import_course
 from dripper.extensions import db
+from dripper.labels import ReplyLabel
 from dripper.models import (
     Alert,
     AlertStatus,
@@ -37,7 +38,6 @@ from dripper.models import (
     SubscriberStatus,
     SubscriptionState,
 )
-from dripper.readiness.labels import ReplyLabel
 
 NEW_YORK = ZoneInfo("America/New_York")
 SHIPPED = LESSONS / "working-with-resistance.yaml"

@@ -412,7 +412,7 @@ def test_after_an_opt_out_only_help_and_crisis_lines_they_ask_for_are_sent(
     app: Flask, twilio_server: FakeTwilio
 ) -> None:
     from dripper.clock import now
-    from dripper.conversation import states
+    from dripper.subscriptions import states
 
     subscriber = person()
     help_before = stored("Help text", subscriber=subscriber, kind=MessageKind.HELP)

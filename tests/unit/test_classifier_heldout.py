@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from dripper.labels import ReplyLabel
 from dripper.readiness.classifier import STANDALONE_SOURCES, evaluate
 from dripper.readiness.evaluation import EvaluationReport
-from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.model import CORPUS_DIR, read_corpus
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dripper.labels import ReplyLabel
 from dripper.readiness.classifier import Classifier
 from dripper.readiness.context import context_features
-from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.model import CORPUS_DIR, read_corpus
 
 COURSE = Path(__file__).resolve().parents[2] / "lessons" / "working-with-resistance.yaml"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dripper.labels import ReplyLabel
 from dripper.readiness.classifier import (
     Classifier,
     EvaluationReport,
@@ -18,7 +19,6 @@ from dripper.readiness.classifier import (
     evaluate_keyword_baseline,
     train,
 )
-from dripper.readiness.labels import ReplyLabel
 from dripper.readiness.model import FORMAT_VERSION, ModelFileError, TrainedModel, read_corpus
 
 # Three phrasings per label; the corpus writers' files are much larger, these only exercise code.

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from dripper.clock import sandbox_clock
-from dripper.conversation.states import NextAction
 from dripper.drip.tick import claim_one, tick
 from dripper.extensions import db
 from dripper.models import Course, Subscription, SubscriptionState
+from dripper.subscriptions.states import NextAction
 
 NOW = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
 

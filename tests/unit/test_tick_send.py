@@ -12,8 +12,6 @@ from drip_support import add_person, outbound, record_sent, small_course
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
-from dripper.conversation import states
-from dripper.conversation.states import NextAction
 from dripper.drip import tasks
 from dripper.drip.tasks import Outcome, kick, perform, send_batch
 from dripper.drip.tick import claim_one
@@ -29,6 +27,8 @@ from dripper.models import (
     Subscription,
     SubscriptionState,
 )
+from dripper.subscriptions import states
+from dripper.subscriptions.states import NextAction
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_9AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

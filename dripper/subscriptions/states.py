@@ -8,10 +8,10 @@ them sets a state by hand. The caller commits and sends any reply.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 
-from dripper.drip import schedule
 from dripper.extensions import db
 from dripper.models import (
     Course,
@@ -20,6 +20,7 @@ from dripper.models import (
     Subscription,
 )
 from dripper.models import SubscriptionState as State
+from dripper.subscriptions import schedule
 
 #: States in which the tick may send something on its own.
 SCHEDULED_STATES = frozenset({State.ACTIVE, State.PAUSED, State.WAITING})
@@ -29,8 +30,8 @@ LIVE_STATES = frozenset(
 )
 
 
-class NextAction:
-    """What the tick does when ``next_send_at`` comes."""
+class NextAction(StrEnum):
+    """What the tick does when ``next_send_at`` comes (stored in ``next_action``)."""
 
     LESSON = "lesson"
     QUESTION = "question"
@@ -46,8 +47,47 @@ class TransitionError(ValueError):
 def _schedule(subscription: Subscription, action: str | None, at: datetime | None) -> None:
     subscription.next_action = action
     subscription.next_send_at = at
+    release(subscription)
+
+
+def release(subscription: Subscription) -> None:
+    """The tick is done with this subscription: its claim is let go, its schedule kept."""
     subscription.claim_token = None
     subscription.claimed_at = None
+
+
+def lesson_at(subscription: Subscription, at: datetime) -> None:
+    """The next lesson at ``at``, unless the person paused: a pause they asked for outlasts
+    anything a reply implies."""
+    if subscription.state is not State.PAUSED:
+        _schedule(subscription, NextAction.LESSON, at)
+
+
+def offer_next(subscription: Subscription, at: datetime) -> None:
+    """At ``at``, offer the next lesson ("reply NEXT") rather than send it (not while paused)."""
+    if subscription.state is not State.PAUSED:
+        _schedule(subscription, NextAction.OFFER, at)
+
+
+def check_in_at(subscription: Subscription, at: datetime) -> None:
+    """Lessons held; at ``at``, one gentle check-in instead (not while paused)."""
+    if subscription.state is not State.PAUSED:
+        _schedule(subscription, NextAction.CHECK_IN, at)
+
+
+def question_at(subscription: Subscription, at: datetime) -> None:
+    """The reflection question of the last lesson at ``at``."""
+    _schedule(subscription, NextAction.QUESTION, at)
+
+
+def defer_to_window(subscription: Subscription, at: datetime) -> None:
+    """Due outside the person's sending window: the same step when the window opens at ``at``."""
+    _schedule(subscription, subscription.next_action, at)
+
+
+def unschedule(subscription: Subscription) -> None:
+    """The number cannot be texted now: nothing is scheduled until something changes."""
+    _schedule(subscription, None, None)
 
 
 def next_lesson_slot(subscription: Subscription, now: datetime, *, days: int = 1) -> datetime:
