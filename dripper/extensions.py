@@ -29,14 +29,3 @@ csrf = CSRFProtect()
 login = LoginManager()
 login.session_protection = "strong"
 limiter = Limiter(key_func=get_remote_address)
-
-
-@login.user_loader
-def load_admin(admin_id: str) -> object | None:
-    """The signed-in admin for Flask-Login, or None (a deleted admin is signed out)."""
-    from dripper.models import Admin
-
-    try:
-        return db.session.get(Admin, int(admin_id))
-    except ValueError:
-        return None

@@ -33,11 +33,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from dripper.admin import bp
+from dripper.admin.blueprint import bp
 from dripper.admin.forms import LoginForm, PlainForm
 from dripper.admin.passwords import hash_password, needs_rehash, verify
 from dripper.clock import now
 from dripper.extensions import db, limiter
+from dripper.extensions import login as login_manager
 from dripper.models import Admin, AuditEntry
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,15 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 ROLES = ("editor", "owner")
 WRONG = "That email and password do not match an admin."
+
+
+@login_manager.user_loader
+def load_admin(admin_id: str) -> Admin | None:
+    """The signed-in admin for Flask-Login, or None (a deleted admin is signed out)."""
+    try:
+        return db.session.get(Admin, int(admin_id))
+    except ValueError:
+        return None
 
 
 def admin_required(role: str = "editor") -> Callable[[F], F]:

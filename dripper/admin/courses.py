@@ -11,10 +11,11 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from dripper.admin import bp, publishing
+from dripper import gsm
+from dripper.admin import publishing
 from dripper.admin.auth import admin_required, me
+from dripper.admin.blueprint import bp
 from dripper.admin.forms import ImportForm, LessonForm, NewCourseForm, OrderForm, PlainForm
-from dripper.courses import gsm
 from dripper.courses.check import LESSON_SEGMENTS, QUESTION_SEGMENTS, Problem, check_spec
 from dripper.courses.spec import (
     COUNTRY_MESSAGES,

@@ -12,8 +12,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from dripper import people
-from dripper.admin import bp, charts
+from dripper.admin import charts
 from dripper.admin.auth import admin_required, audit, me
+from dripper.admin.blueprint import bp
 from dripper.admin.forms import NoteForm, PlainForm
 from dripper.clock import now
 from dripper.extensions import db

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from dripper import people
-from dripper.admin import bp, charts
+from dripper.admin import charts
 from dripper.admin.auth import admin_required, audit, me
+from dripper.admin.blueprint import bp
 from dripper.admin.forms import PlainForm, TimeForm
 from dripper.clock import now
 from dripper.drip import tasks

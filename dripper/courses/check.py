@@ -7,8 +7,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from dripper import gsm
 from dripper.conversation.keywords import STOP_WORDS, normalise
-from dripper.courses import gsm
 from dripper.courses.spec import (
     CLOCK,
     COUNTRY_MESSAGES,

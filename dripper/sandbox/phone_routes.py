@@ -12,7 +12,8 @@ from sqlalchemy import select
 from dripper.clock import sandbox_clock
 from dripper.extensions import db
 from dripper.models import Course
-from dripper.sandbox import bp, phone
+from dripper.sandbox import phone
+from dripper.sandbox.blueprint import bp
 
 _STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 

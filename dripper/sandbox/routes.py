@@ -12,7 +12,7 @@ from dripper.clock import parse_duration, sandbox_clock
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Subscription
-from dripper.sandbox import bp
+from dripper.sandbox.blueprint import bp
 from dripper.subscriptions.states import SCHEDULED_STATES
 
 

@@ -31,7 +31,7 @@ from dripper.extensions import db, limiter
 from dripper.logs import mask_phone
 from dripper.models import Course
 from dripper.phones import PhoneError, display, normalise
-from dripper.signup import bp
+from dripper.signup.blueprint import bp
 from dripper.signup.forms import SignupForm
 from dripper.signup.service import Outcome, sign_up
 from dripper.subscriptions import schedule

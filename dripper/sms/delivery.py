@@ -44,8 +44,8 @@ from sqlalchemy.orm import joinedload
 
 from dripper import metrics, suppression
 from dripper.clock import now
-from dripper.courses.gsm import count_segments
 from dripper.extensions import db
+from dripper.gsm import count_segments
 from dripper.jobs import enqueue_after_commit
 from dripper.logs import mask_phone
 from dripper.models import (

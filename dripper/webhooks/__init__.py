@@ -1,7 +1,6 @@
 """Twilio's webhooks: inbound messages and delivery status callbacks (``/sms/…``)."""
 
-from flask import Blueprint
+from dripper.webhooks import routes  # noqa: F401 - registers the views on bp
+from dripper.webhooks.blueprint import bp
 
-bp = Blueprint("webhooks", __name__, url_prefix="/sms")
-
-from dripper.webhooks import routes  # noqa: E402, F401 - registers the views on bp
+__all__ = ["bp"]

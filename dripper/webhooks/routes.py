@@ -21,7 +21,7 @@ from dripper.sms.console import ConsoleSender
 from dripper.sms.outbox import webhook_answer
 from dripper.sms.senders import get_sender, status_callback_url
 from dripper.sms.status import adopt_answer_sid, apply_status
-from dripper.webhooks import bp
+from dripper.webhooks.blueprint import bp
 from dripper.webhooks.inbound import (
     MalformedWebhook,
     is_message_sid,

@@ -1,4 +1,4 @@
-"""The editor's segment counter (static/gsm.js) agrees with dripper/courses/gsm.py."""
+"""The editor's segment counter (static/gsm.js) agrees with dripper/gsm.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dripper.courses import gsm
+from dripper import gsm
 
 GSM_JS = Path(__file__).resolve().parents[2] / "dripper" / "admin" / "static" / "gsm.js"
 CASES = [

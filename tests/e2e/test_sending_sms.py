@@ -540,7 +540,7 @@ def test_rate_limit_holds_across_workers(app: Flask, twilio_server: FakeTwilio) 
 def test_a_three_segment_message_takes_three_send_slots(
     app: Flask, twilio_server: FakeTwilio
 ) -> None:
-    from dripper.courses.gsm import count_segments
+    from dripper.gsm import count_segments
     from dripper.sms.ratelimit import get_limiter
 
     body = ("Notice what you push away today, and how it feels to hold it. " * 6).strip()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dripper.courses.check import check_paths
-from dripper.courses.gsm import count_segments, non_gsm7
+from dripper.gsm import count_segments, non_gsm7
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "lessons" / "working-with-resistance.yaml"

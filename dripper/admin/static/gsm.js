@@ -1,4 +1,4 @@
-/* SMS encoding arithmetic, the same rules as dripper/courses/gsm.py (tests check both
+/* SMS encoding arithmetic, the same rules as dripper/gsm.py (tests check both
    agree on a table of cases): GSM-7 or UCS-2, and how many segments a text costs. */
 (function (root) {
   "use strict";
