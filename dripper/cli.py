@@ -169,7 +169,7 @@ def clock_advance(duration: str) -> None:
 
 def _subscriber(phone: str):  # type: ignore[no-untyped-def]
     try:
-        return people.find_subscriber(phone)
+        return people.lookup(phone)
     except people.NotFound as error:
         raise click.ClickException(str(error)) from None
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import delete, select
 
 from dripper import suppression
+from dripper.conversation.subscribers import find_subscriber
 from dripper.extensions import db
 from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
@@ -28,6 +28,7 @@ from dripper.models import (
     TrainingExample,
     utcnow,
 )
+from dripper.phones import PhoneError, written_e164
 from dripper.subscriptions import states
 
 
@@ -35,14 +36,13 @@ class NotFound(LookupError):
     """No such subscriber or reply."""
 
 
-def find_subscriber(phone: str) -> Subscriber:
-    """The subscriber with this number, written in any common format."""
+def lookup(written: str) -> Subscriber:
+    """The subscriber with this number, written in any common format (an admin's lookup)."""
     try:
-        parsed = phonenumbers.parse(phone, "US")
-    except phonenumbers.NumberParseException:
-        raise NotFound(f"{phone!r} is not a phone number") from None
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.phone == e164))
+        e164 = written_e164(written)
+    except PhoneError:
+        raise NotFound(f"{written!r} is not a phone number") from None
+    subscriber = find_subscriber(e164)
     if subscriber is None:
         raise NotFound(f"no subscriber {mask_phone(e164)}")
     return subscriber

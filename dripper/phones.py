@@ -87,9 +87,17 @@ def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
     return _phone(number)
 
 
-def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
-    """``parse_phone(raw).e164``: the one spelling of a number we store and count by."""
+def textable_e164(raw: str, region: str = DEFAULT_REGION) -> str:
+    """``parse_phone(raw).e164``: the one spelling of a number we may text, to store and
+    count by; raises a ``PhoneError`` for a number we can't text."""
     return parse_phone(raw, region).e164
+
+
+def written_e164(raw: str, region: str = DEFAULT_REGION) -> str:
+    """The E.164 spelling of a number written in any common format, for looking up a number
+    already stored (a landline we once stored still counts); raises ``InvalidPhone``."""
+    number = _parse(raw, region)
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def inbound_phone(raw: str | None) -> Phone:

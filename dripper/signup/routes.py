@@ -30,10 +30,10 @@ from dripper.clock import now
 from dripper.extensions import db, limiter
 from dripper.logs import mask_phone
 from dripper.models import Course
-from dripper.phones import PhoneError, display, normalise
+from dripper.phones import PhoneError, display, textable_e164
 from dripper.signup.blueprint import bp
 from dripper.signup.forms import SignupForm
-from dripper.signup.service import Outcome, sign_up
+from dripper.signup.service import SignupOutcome, sign_up
 from dripper.subscriptions import schedule
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _phone_limit() -> str:
 def phone_key() -> str:
     """The per-number limit's key: a keyed hash of the E.164 number ("" skips the limit)."""
     try:
-        e164 = normalise(request.form.get("phone", ""))
+        e164 = textable_e164(request.form.get("phone", ""))
     except PhoneError:
         return ""  # not a number we would text, so nothing to limit
     secret = str(current_app.config["SECRET_KEY"]).encode()
@@ -131,7 +131,7 @@ def signup() -> ResponseReturnValue:
         return render_template("signup/index.html", courses=courses, form=form), 400
     phone, course = form.parsed_phone, form.chosen_course
     outcome = sign_up(phone, course, form.chosen_time, now())
-    if outcome is Outcome.TEXTED:
+    if outcome is SignupOutcome.TEXTED:
         db.session.commit()
     else:
         db.session.rollback()  # nothing to keep: nothing was sent

@@ -26,7 +26,7 @@ from dripper.sms.outbox import queue_message
 from dripper.subscriptions import states
 
 
-class Outcome(enum.StrEnum):
+class SignupOutcome(enum.StrEnum):
     """What a web signup did, for the page to say."""
 
     TEXTED = "texted"  # a confirmation request is on its way
@@ -36,10 +36,10 @@ class Outcome(enum.StrEnum):
     UNREACHABLE = "unreachable"  # the carrier said this number cannot get texts
 
 
-def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Outcome:
+def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> SignupOutcome:
     """Ask ``phone`` to confirm ``course`` by SMS, unless it is in it or said STOP; no commit."""
     if suppression.is_suppressed(phone.e164):
-        return Outcome.OPTED_OUT  # said STOP and was forgotten: only START undoes it
+        return SignupOutcome.OPTED_OUT  # said STOP and was forgotten: only START undoes it
     subscriber = find_subscriber(phone.e164, lock=True)
     if subscriber is not None:
         blocked = _blocked(subscriber, course)
@@ -54,7 +54,7 @@ def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Out
         )
     subscription = states.subscribe(subscriber, course, now, source="web")
     if subscription.state is not State.PENDING:  # pragma: no cover - _blocked covers these
-        return Outcome.ALREADY
+        return SignupOutcome.ALREADY
     queue_message(
         subscriber.phone,
         MessageKind.CONFIRMATION_REQUEST,
@@ -62,21 +62,21 @@ def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Out
         subscriber=subscriber,
         subscription=subscription,
     )
-    return Outcome.TEXTED
+    return SignupOutcome.TEXTED
 
 
-def _blocked(subscriber: Subscriber, course: Course) -> Outcome | None:
+def _blocked(subscriber: Subscriber, course: Course) -> SignupOutcome | None:
     if subscriber.status is SubscriberStatus.OPTED_OUT:
-        return Outcome.OPTED_OUT
+        return SignupOutcome.OPTED_OUT
     if subscriber.status is SubscriberStatus.UNREACHABLE:
-        return Outcome.UNREACHABLE
+        return SignupOutcome.UNREACHABLE
     existing = next((s for s in subscriber.subscriptions if s.course_id == course.id), None)
     if existing is None:
         return None
     if existing.state in states.LIVE_STATES:
-        return Outcome.ALREADY
+        return SignupOutcome.ALREADY
     if existing.state is State.COMPLETED:
-        return Outcome.COMPLETED
+        return SignupOutcome.COMPLETED
     return None
 
 
