@@ -57,14 +57,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
+def _enum(cls: type[enum.Enum], length: int = 24) -> Enum:
     # Store the values (lower-case words), not the member names, and without a native
     # PostgreSQL type so that adding a member is a plain migration.
     return Enum(
         cls,
         values_callable=lambda members: [m.value for m in members],
         native_enum=False,
-        length=24,
+        length=length,
         validate_strings=True,
     )
 
@@ -173,6 +173,13 @@ _STATUS_RANK = {
 class AlertStatus(enum.StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
+
+
+class SubscriptionSource(enum.StrEnum):
+    """Where a person asked to join a course."""
+
+    SMS = "sms"  # texted the course's keyword
+    WEB = "web"  # the signup page
 
 
 class AlertKind(enum.StrEnum):
@@ -305,7 +312,9 @@ class Subscription(Model):
     state: Mapped[SubscriptionState] = mapped_column(
         _enum(SubscriptionState), default=SubscriptionState.PENDING
     )
-    source: Mapped[str] = mapped_column(String(16), default="sms")  # sms or web
+    source: Mapped[SubscriptionSource] = mapped_column(
+        _enum(SubscriptionSource, length=16), default=SubscriptionSource.SMS
+    )
     lessons_sent: Mapped[int] = mapped_column(Integer, default=0)
     last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id"))
     last_lesson_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -421,7 +430,7 @@ class Alert(Model):
     (``kind``: an ``AlertKind`` value)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), default=AlertKind.CRISIS.value)
+    kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind, length=32), default=AlertKind.CRISIS)
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus), default=AlertStatus.OPEN)
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))

@@ -359,7 +359,7 @@ def join(inbound: Inbound) -> None:
         log.warning("message %s asks to join, but there is no course", inbound.message.id)
         return
     subscriber = _subscriber(inbound, course)
-    subscription = states.subscribe(subscriber, course, inbound.now, source="sms")
+    subscription = states.subscribe(subscriber, course, inbound.now)
     if subscription.state is State.PENDING:
         _send(inbound, "confirmation_request", subscription)
     elif subscription.state is State.COMPLETED:

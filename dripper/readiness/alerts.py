@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.logs import mask_phone
-from dripper.models import Alert, AlertStatus, AuditEntry
+from dripper.models import Alert, AlertKind, AlertStatus, AuditEntry
 
 #: How long a new alert's own notification task has before the sweep takes over.
 FIRST_TRY_GRACE = timedelta(minutes=2)
@@ -73,7 +73,7 @@ class OpenAlert:
     """What ``alert list`` shows of an alert: never the words of the message."""
 
     id: int
-    kind: str  # crisis, or review (possible danger read as a worry or a plan)
+    kind: AlertKind  # crisis, or review (possible danger read as a worry or a plan)
     created_at: datetime
     phone: str  # masked
     course: str | None

@@ -19,6 +19,7 @@ from dripper.models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
+    SubscriptionSource,
 )
 from dripper.models import SubscriptionState as State
 from dripper.phones import DEFAULT_REGION, Phone
@@ -52,7 +53,7 @@ def sign_up(phone: Phone, course: Course, send_time: time, now: datetime) -> Sig
         subscriber = get_or_create_subscriber(
             phone.e164, send_time=send_time, time_zones=phone.time_zones
         )
-    subscription = states.subscribe(subscriber, course, now, source="web")
+    subscription = states.subscribe(subscriber, course, now, source=SubscriptionSource.WEB)
     if subscription.state is not State.PENDING:  # pragma: no cover - _blocked covers these
         return SignupOutcome.ALREADY
     queue_message(

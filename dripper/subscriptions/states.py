@@ -18,6 +18,7 @@ from dripper.models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
+    SubscriptionSource,
 )
 from dripper.models import SubscriptionState as State
 from dripper.subscriptions import schedule
@@ -96,7 +97,11 @@ def next_lesson_slot(subscription: Subscription, now: datetime, *, days: int = 1
 
 
 def subscribe(
-    subscriber: Subscriber, course: Course, now: datetime, *, source: str = "sms"
+    subscriber: Subscriber,
+    course: Course,
+    now: datetime,
+    *,
+    source: SubscriptionSource = SubscriptionSource.SMS,
 ) -> Subscription:
     """A person asks to join a course: pending until they reply YES."""
     subscription = db.session.scalar(
