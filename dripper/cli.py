@@ -1,4 +1,4 @@
-"""``flask --app web …`` commands (INTERFACE.md: Command line)."""
+"""``flask --app web …`` commands (docs/INTERFACE.md: Command line)."""
 
 from __future__ import annotations
 

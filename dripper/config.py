@@ -17,7 +17,7 @@ class ConfigError(RuntimeError):
     """The configuration cannot run the service (a required value is missing or wrong)."""
 
 
-#: Every variable in INTERFACE.md, and the ones added since, with its default.
+#: Every variable in docs/INTERFACE.md, and the ones added since, with its default.
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # SQLite file in the instance folder
     "REDIS_URL": "redis://localhost:6379/0",

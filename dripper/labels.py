@@ -1,4 +1,4 @@
-"""The labels a reply can carry (INTERFACE.md: Reply labels)."""
+"""The labels a reply can carry (docs/INTERFACE.md: Reply labels)."""
 
 from enum import StrEnum
 

@@ -1,6 +1,6 @@
 """What an inbound text means, and doing it.
 
-``handle_inbound`` reads a stored inbound message as an exact keyword (INTERFACE.md:
+``handle_inbound`` reads a stored inbound message as an exact keyword (docs/INTERFACE.md:
 SMS keywords) or as free text and hands it to one small handler. Handlers move
 subscriptions only through ``dripper.subscriptions.states`` and answer only through
 ``replies.send`` (the outbox). The caller commits.

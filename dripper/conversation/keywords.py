@@ -1,4 +1,4 @@
-"""Exact SMS keywords and commands with arguments (INTERFACE.md: SMS keywords).
+"""Exact SMS keywords and commands with arguments (docs/INTERFACE.md: SMS keywords).
 
 A keyword counts only when it is the whole message; case, surrounding spaces and
 punctuation are ignored. Plain-language forms ("can we take a break") are the

@@ -14,7 +14,7 @@ from dripper.sms.twilio_sender import DEFAULT_API_URL, TwilioSender
 
 _EXTENSION = "dripper.sms.sender"
 
-#: The path Twilio POSTs status callbacks to (INTERFACE.md: HTTP).
+#: The path Twilio POSTs status callbacks to (docs/INTERFACE.md: HTTP).
 STATUS_CALLBACK_PATH = "/sms/status"
 
 

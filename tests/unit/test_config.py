@@ -1,4 +1,4 @@
-"""Configuration: every INTERFACE.md variable has its default, and overrides win."""
+"""Configuration: every docs/INTERFACE.md variable has its default, and overrides win."""
 
 from __future__ import annotations
 
@@ -136,3 +136,10 @@ def test_worker_and_web_build_the_same_app() -> None:
         tree = ast.parse((root / name).read_text())
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
         assert any(getattr(c.func, "id", None) == "create_app" for c in calls), name
+
+
+def test_every_setting_is_documented_for_operators() -> None:
+    """docs/INTERFACE.md names every variable the service reads, so operators can find it."""
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "INTERFACE.md").read_text()
+    missing = sorted(name for name in DEFAULTS if f"`{name}`" not in documented)
+    assert missing == []

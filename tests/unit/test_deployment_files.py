@@ -1,4 +1,4 @@
-"""docker-compose.yml and the README stay true to INTERFACE.md."""
+"""docker-compose.yml and the README stay true to docs/INTERFACE.md."""
 
 from __future__ import annotations
 
