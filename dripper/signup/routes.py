@@ -27,6 +27,7 @@ from sqlalchemy import select
 from wtforms import Field
 
 from dripper.clock import now
+from dripper.config import DEFAULTS
 from dripper.extensions import db, limiter
 from dripper.logs import mask_phone
 from dripper.models import Course
@@ -38,16 +39,13 @@ from dripper.subscriptions import schedule
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IP_LIMIT = "5/hour;20/day"
-DEFAULT_PHONE_LIMIT = "3/day"
-
 
 def _ip_limit() -> str:
-    return str(current_app.config.get("SIGNUP_IP_LIMIT", DEFAULT_IP_LIMIT))
+    return str(current_app.config.get("SIGNUP_IP_LIMIT", DEFAULTS["SIGNUP_IP_LIMIT"]))
 
 
 def _phone_limit() -> str:
-    return str(current_app.config.get("SIGNUP_PHONE_LIMIT", DEFAULT_PHONE_LIMIT))
+    return str(current_app.config.get("SIGNUP_PHONE_LIMIT", DEFAULTS["SIGNUP_PHONE_LIMIT"]))
 
 
 def phone_key() -> str:
