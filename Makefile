@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install run test lint format bench check clean
+.PHONY: help install run test lint format bench bench-compare check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,9 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 
 bench: $(VENV)/.installed ## Print the benchmark figures (tick, dispatch, classifier)
 	$(PY) scripts/services.py $(PY) bench/run_all.py
+
+bench-compare: $(VENV)/.installed ## Benchmarks of two commits in one run: make bench-compare BEFORE=ref AFTER=ref
+	$(PY) scripts/services.py $(PY) bench/compare_refs.py $(BEFORE) $(or $(AFTER),HEAD) $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache
