@@ -176,6 +176,21 @@ def test_hyperbole_is_not_a_crisis(classifier: Classifier, text: str) -> None:
     assert label(classifier, text) is not ReplyLabel.CRISIS
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She said it's pointless and hung up on me again",
+        "he hung up on me",
+        "my mom hangs up whenever I mention the doctor",
+    ],
+)
+def test_someone_hanging_up_on_the_subscriber_is_not_a_crisis(
+    classifier: Classifier, text: str
+) -> None:
+    """A loved one ending a call is pushback, the course's everyday subject, not danger."""
+    assert label(classifier, text) is not ReplyLabel.CRISIS
+
+
 def test_pills_saved_up_is_a_crisis(classifier: Classifier) -> None:
     result = classifier.classify("he has pills saved up in his drawer")
     assert result.label is ReplyLabel.CRISIS
