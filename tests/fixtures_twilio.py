@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
-from twilio_fake import FakeTwilio
+
+from dripper_testkit.twilio_fake import FakeTwilio
 
 #: The sending tests' own Redis database: the limiter's timing and the send locks must
 #: not be flushed or shared by another test session running on the same machine.
