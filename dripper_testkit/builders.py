@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, time
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -109,7 +110,8 @@ def bulk_due(
     connection: sa.Connection, course_id: int, count: int, due: datetime, *, start: int = 0
 ) -> None:
     """``count`` active subscriptions due at ``due``, written with core INSERTs in chunks."""
-    subscriber, subscription = Subscriber.__table__, Subscription.__table__
+    subscriber = cast(sa.Table, Subscriber.__table__)
+    subscription = cast(sa.Table, Subscription.__table__)
     created = datetime(2026, 1, 1, tzinfo=UTC)
     chunk = 5000
     for first in range(start, start + count, chunk):

@@ -30,7 +30,7 @@ def _twilio_server_session() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def twilio_server(_twilio_server_session: FakeTwilio) -> Iterator[FakeTwilio]:
-    """A local Twilio-compatible API (see tests/twilio_fake.py), empty for each test.
+    """A local Twilio-compatible API (see dripper_testkit/twilio_fake.py), empty for each test.
 
     Point an app at it with ``make_config(..., **twilio_server.settings())``.
     """
