@@ -9,7 +9,9 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(VENV)/.installed: pyproject.toml
+# The editable install maps each top-level package (dripper, dripper_testkit) when it is
+# made: a new package needs it made again.
+$(VENV)/.installed: pyproject.toml dripper_testkit/__init__.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -29,10 +31,11 @@ test: $(VENV)/.installed ## The whole suite: SQLite, and PostgreSQL where TEST_D
 check: $(VENV)/.installed ## Validate the course files
 	DRIPPER_SANDBOX=1 $(VENV)/bin/flask --app web course check lessons/
 
-lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+lint: $(VENV)/.installed ## ruff (lint + format check), mypy, and the README's test references
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy dripper
+	$(VENV)/bin/mypy dripper dripper_testkit
+	$(PY) scripts/check_promises.py
 
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from dripper import create_app
+from dripper.admin.passwords import hash_password
+from dripper.courses.spec import load
+from dripper.courses.store import import_course
+from dripper.extensions import db
+from dripper.models import Admin, Course, Lesson
 
-from dripper import create_app  # noqa: E402
-from dripper.admin.passwords import hash_password  # noqa: E402
-from dripper.courses.spec import load  # noqa: E402
-from dripper.courses.store import import_course  # noqa: E402
-from dripper.extensions import db  # noqa: E402
-from dripper.models import Admin, Course, Lesson  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 STATES = ["active"] * 14 + ["paused", "dormant", "completed", "opted_out", "waiting", "held"]
 LABELS = ["engaged", "ambivalent", "resistant", "overwhelmed", "neutral"]

@@ -24,9 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 
 def rss_mb() -> float:
     """Resident set size of this process in MB (Linux)."""

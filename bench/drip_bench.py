@@ -11,7 +11,7 @@ Numbers printed:
   second identical pass, since tracing slows it down), on SQLite and PostgreSQL. Rows are
   written with core INSERTs first; that time is not counted.
 * dispatch: N subscriptions due at once, from the tick to every lesson recorded by a local
-  Twilio-compatible server (tests/twilio_fake.py, in its own process) through a real Celery
+  Twilio-compatible server (dripper_testkit/twilio_fake.py, in its own process) through a real Celery
   worker (``--concurrency`` processes, on the production clock) and the real ``twilio``
   client; beside it, a bare loop of the same number of ``client.messages.create`` calls
   against the same server. SEND_RATE is set to 100000 so the shared limiter is not the
@@ -37,21 +37,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
+import sqlalchemy as sa
 
-import sqlalchemy as sa  # noqa: E402
-from drip_support import (  # noqa: E402
-    WORKER_REDIS_URL,
-    BrokerSpace,
-    bulk_due,
-    small_course,
-    start_worker,
-)
-
-from dripper import create_app  # noqa: E402
-from dripper.extensions import db  # noqa: E402
-from dripper.models import Message, Subscription  # noqa: E402
+from dripper import create_app
+from dripper.extensions import db
+from dripper.models import Message, Subscription
+from dripper_testkit.builders import bulk_due, small_course
+from dripper_testkit.workers import WORKER_REDIS_URL, BrokerSpace, start_worker
 
 SEND_RATE = 100_000.0
 
@@ -261,7 +253,7 @@ def tick_figures(kind: str, count: int, pg_url: str | None) -> dict[str, Any]:
 
 @contextmanager
 def fake_twilio(latency: float = 0.0) -> Iterator[dict[str, Any]]:
-    """tests/twilio_fake.py in a process of its own; yields the app settings for it."""
+    """dripper_testkit/twilio_fake.py in a process of its own; yields the app settings for it."""
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("fake_twilio_server.py")), str(latency)],
         stdout=subprocess.PIPE,

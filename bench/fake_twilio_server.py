@@ -1,4 +1,4 @@
-"""tests/twilio_fake.py as a process of its own, for the bench: prints its settings, serves.
+"""dripper_testkit/twilio_fake.py as a process of its own, for the bench: prints its settings, serves.
 
 ``fake_twilio_server.py [LATENCY]``: each message create is answered after LATENCY seconds
 (default 0), as a real API's round trip would be.
@@ -10,13 +10,10 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 # Its handler turns Nagle's algorithm off: the headers and body go out in two sends, and
 # the body would otherwise wait for the client's delayed ACK (~40 ms a request).
-from twilio_fake import FakeTwilio
+from dripper_testkit.twilio_fake import FakeTwilio
 
 
 class SlowTwilio(FakeTwilio):

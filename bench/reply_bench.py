@@ -6,7 +6,7 @@ Run: ``.venv/bin/python bench/reply_bench.py [--lessons 2000] [--rate 100]``
 
 ``--lessons`` subscriptions are due at once; one ``tick()`` queues their lessons, which real
 Celery workers send through the real ``twilio`` client to the Twilio-compatible server of
-``tests/twilio_fake.py`` (in this process, so that arrival times are read directly) at
+``dripper_testkit/twilio_fake.py`` (in this process, so that arrival times are read directly) at
 ``SEND_RATE=--rate``. Once the first lesson has arrived, a stranger texts HELP through the
 signed webhook every ``--every`` seconds until the last lesson has arrived. A reply's delay
 is from just before its webhook request to its arrival at the fake server.
@@ -21,22 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "bench")]
+from drip_bench import database, prepare, settings
+from twilio.request_validator import RequestValidator
 
-from drip_bench import database, prepare, settings  # noqa: E402
-from drip_support import WORKER_REDIS_URL, BrokerSpace, start_worker  # noqa: E402
-from twilio.request_validator import RequestValidator  # noqa: E402
-from twilio_fake import FakeTwilio  # noqa: E402
-
-from dripper import create_app  # noqa: E402
-from dripper.extensions import db  # noqa: E402
+from dripper import create_app
+from dripper.extensions import db
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import WORKER_REDIS_URL, BrokerSpace, start_worker
 
 REPLY_QUEUE = "dripper.replies"
 

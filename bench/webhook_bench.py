@@ -7,7 +7,7 @@ Run: ``.venv/bin/python bench/webhook_bench.py [--rate 200] [--seconds 60] [--re
 
 dripper runs under gunicorn exactly as docker-compose.yml's ``web`` command says (only the
 bind address changes to 127.0.0.1), with one Celery worker (``celery -A worker worker
---concurrency 1``) and the Twilio-compatible server of tests/twilio_fake.py for replies that
+--concurrency 1``) and the Twilio-compatible server of dripper_testkit/twilio_fake.py for replies that
 go through the REST API. An open-loop generator (asyncio, one connection per request, as
 Twilio connects) sends signed requests (twilio's RequestValidator) at the offered rate
 whatever the answers: 1/3 JOIN from new numbers, 2/3 free text from subscribers.
@@ -41,18 +41,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
+import yaml
+from drip_bench import database, fake_twilio
+from twilio.request_validator import RequestValidator
+
+from dripper import create_app
+from dripper.extensions import db
+from dripper.models import Direction, Message
+from dripper_testkit.builders import bulk_due, small_course
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "bench")]
-
-import sqlalchemy as sa  # noqa: E402
-import yaml  # noqa: E402
-from drip_bench import database, fake_twilio  # noqa: E402
-from drip_support import bulk_due, small_course  # noqa: E402
-from twilio.request_validator import RequestValidator  # noqa: E402
-
-from dripper import create_app  # noqa: E402
-from dripper.extensions import db  # noqa: E402
-from dripper.models import Direction, Message  # noqa: E402
 
 PUBLIC_URL = "https://dripper.bench"
 SUBSCRIBERS = 3000

@@ -1,4 +1,6 @@
-"""Helpers for the admin console tests: admins, signing in, CSRF tokens from pages."""
+"""Helpers for the admin console tests: signing in, CSRF tokens from pages.
+
+Admins come from dripper_testkit.builders.make_admin."""
 
 from __future__ import annotations
 
@@ -6,18 +8,7 @@ import re
 
 from flask.testing import FlaskClient
 
-from dripper.admin.passwords import hash_password
-from dripper.extensions import db
-from dripper.models import Admin
-
-PASSWORD = "correct horse battery staple"
-
-
-def make_admin(email: str = "owner@example.org", role: str = "owner") -> Admin:
-    admin = Admin(email=email, password_hash=hash_password(PASSWORD), role=role)
-    db.session.add(admin)
-    db.session.commit()
-    return admin
+from dripper_testkit.builders import PASSWORD
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> int:

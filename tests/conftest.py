@@ -218,4 +218,6 @@ pytest_plugins = [
     "fixtures_twilio",  # twilio_server: the fake Twilio API
     "fixtures_drip",  # broker, drip_config, worker: real Celery workers
     "fixtures_browser",  # live_server, browser: headless chromium against a real server
+    "faults_support",  # workers, no_sending_state_left: the fault tests' set-up
+    "unit_rule",  # tests/unit takes no database, Redis or network (checked)
 ]

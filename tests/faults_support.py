@@ -1,5 +1,10 @@
-"""Helpers for the fault tests (tests/e2e/test_faults_*.py): the beat's sweeps run by the
-test, and the reconciliation every fault test ends with.
+"""Helpers for the fault tests (tests/e2e/test_faults_*.py): their shared set-up, the
+beat's sweeps run by the test, and the reconciliation every fault test ends with.
+
+Set-up (fixtures; this module is a pytest plugin, registered in conftest.py): ``workers``,
+the real workers a test starts, all stopped at its end; ``no_sending_state_left``, which a
+fault module uses (``pytestmark = pytest.mark.usefixtures("no_sending_state_left")``) so
+no send lock or limiter state of an earlier test is left in its broker space.
 
 The reconciliation compares what the local Twilio-compatible server received (what a
 person's phone would show) with what the database says each person should have got:
@@ -17,18 +22,38 @@ from __future__ import annotations
 import threading
 import time as wall
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind, MessageStatus, Subscriber
 from dripper.window import SendWindow
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker
+
+
+@pytest.fixture
+def workers(app: Flask) -> Iterator[list[Worker]]:
+    """Workers the test starts (it appends them); all stopped at the end."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def no_sending_state_left(broker: BrokerSpace) -> None:
+    """No send lock or limiter state (``dripper:sms:*``) left in the broker space."""
+    keys = list(broker.client.scan_iter("dripper:sms:*"))
+    if keys:
+        broker.client.delete(*keys)
+
 
 #: The kinds the drip sends on its own (everything else answers a person's text).
 DRIP_KINDS = (MessageKind.LESSON,)

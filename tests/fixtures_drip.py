@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from conftest import make_config
-from drip_support import WORKER_REDIS_URL, BrokerSpace, Worker, start_worker
 from flask import Flask
+
+from dripper_testkit.workers import WORKER_REDIS_URL, BrokerSpace, Worker, start_worker
 
 
 @pytest.fixture

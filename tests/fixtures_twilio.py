@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
-from twilio_fake import FakeTwilio
+
+from dripper_testkit.twilio_fake import FakeTwilio
 
 #: The sending tests' own Redis database: the limiter's timing and the send locks must
 #: not be flushed or shared by another test session running on the same machine.
@@ -29,7 +30,7 @@ def _twilio_server_session() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def twilio_server(_twilio_server_session: FakeTwilio) -> Iterator[FakeTwilio]:
-    """A local Twilio-compatible API (see tests/twilio_fake.py), empty for each test.
+    """A local Twilio-compatible API (see dripper_testkit/twilio_fake.py), empty for each test.
 
     Point an app at it with ``make_config(..., **twilio_server.settings())``.
     """

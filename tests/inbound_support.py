@@ -3,7 +3,6 @@ service through a signed webhook, exactly as Twilio would, and reads what came b
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from dripper.extensions import db
 from dripper.models import Direction, Message, Subscriber, Subscription
+from dripper_testkit.builders import new_sid
 
 PUBLIC_URL = "https://dripper.test"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -30,10 +30,6 @@ def webhook_config(database_url: str, tmp_path: Path, **overrides: Any) -> dict[
         **overrides,
     }
     return make_config(database_url, tmp_path, **settings)
-
-
-def new_sid() -> str:
-    return "SM" + uuid.uuid4().hex
 
 
 def sign(

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, drain
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from inbound_support import AUTH_TOKEN, NUMBER, confirmed_handset, webhook_config
@@ -27,6 +26,7 @@ from inbound_support import AUTH_TOKEN, NUMBER, confirmed_handset, webhook_confi
 from dripper.clock import sandbox_clock
 from dripper.extensions import db
 from dripper.models import Alert, AlertStatus, AuditEntry, SubscriptionState
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 NEW_YORK = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK)

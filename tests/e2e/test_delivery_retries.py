@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, SandboxRun, Worker, add_person, drain, start_worker
+from drip_support import SandboxRun
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.clock import now, sandbox_clock
 from dripper.drip.tasks import perform_many
@@ -29,6 +28,9 @@ from dripper.models import (
     Subscription,
 )
 from dripper.sms.tasks import retry_due
+from dripper_testkit.builders import add_person
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain, start_worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, drain
 from flask import Flask
 from flask.testing import FlaskClient
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind
 from dripper.phones import time_zones_for
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 
 @pytest.fixture

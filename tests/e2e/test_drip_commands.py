@@ -8,12 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import (
-    BrokerSpace,
-    SandboxRun,
-    Worker,
-    small_course,
-)
+from drip_support import SandboxRun
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
@@ -21,6 +16,8 @@ from dripper.drip.tasks import kick
 from dripper.extensions import db
 from dripper.models import Message, MessageKind, Subscriber, Subscription, SubscriptionState
 from dripper.subscriptions import states
+from dripper_testkit.builders import small_course
+from dripper_testkit.workers import BrokerSpace, Worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 

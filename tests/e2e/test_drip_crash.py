@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time as wall
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, bulk_due, drain, start_worker
 from flask import Flask
 
 from dripper.clock import sandbox_clock
@@ -27,6 +25,8 @@ from dripper.models import Course, Message, MessageKind, MessageStatus, Subscrip
 from dripper.sms.delivery import stale_message_ids
 from dripper.sms.tasks import deliver
 from dripper.subscriptions.states import NextAction
+from dripper_testkit.builders import bulk_due
+from dripper_testkit.workers import BrokerSpace, Worker, drain, start_worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)
@@ -35,15 +35,6 @@ NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)
 @pytest.fixture
 def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
     return drip_config
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    """Workers the test starts; all stopped at the end."""
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def lessons_per_subscription() -> dict[int, int]:

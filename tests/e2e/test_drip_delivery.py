@@ -9,14 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, add_person, drain
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course, Message, MessageKind, MessageStatus
+from dripper_testkit.builders import add_person
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 NEW_YORK = ZoneInfo("America/New_York")
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, drain, next_due
+from drip_support import next_due
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
@@ -30,6 +30,7 @@ from dripper.models import (
 )
 from dripper.phones import time_zones_for
 from dripper.subscriptions import schedule, states
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 START = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)  # Thursday; US clocks change on Sunday the 8th
 END = START + timedelta(days=7)

@@ -10,24 +10,26 @@ once. Status callbacks in the wrong order never move a message back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, add_person, drain, start_worker
 from faults_support import expected_outbound, reconcile, sandbox_offset, text_in
 from flask import Flask
-from inbound_support import new_sid
-from twilio_fake import FakeTwilio
 
 from dripper.extensions import db
 from dripper.models import Course, Direction, Message, MessageStatus, Subscriber, Subscription
+from dripper_testkit.builders import add_person, new_sid
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain, start_worker
 
 MEMBER = "+12015550140"
 STRANGER = "+12015550141"
+
+
+pytestmark = pytest.mark.usefixtures("no_sending_state_left")
 
 
 @pytest.fixture
@@ -39,21 +41,6 @@ def worker_settings(twilio_server: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
     return drip_config
-
-
-@pytest.fixture(autouse=True)
-def _no_sending_state_left(broker: BrokerSpace) -> None:
-    keys = list(broker.client.scan_iter("dripper:sms:*"))
-    if keys:
-        broker.client.delete(*keys)
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def three_at_once(app: Flask, fake: FakeTwilio, phone: str, body: str) -> list[int]:

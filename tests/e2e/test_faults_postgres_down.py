@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from conftest import make_config
-from drip_support import BrokerSpace, Worker, add_person, bulk_due, start_worker
 from faults_support import (
     Beat,
     TcpProxy,
@@ -33,12 +32,13 @@ from faults_support import (
     wait_until,
 )
 from flask import Flask
-from inbound_support import new_sid
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.extensions import db
 from dripper.models import Course, Direction, Message
+from dripper_testkit.builders import add_person, bulk_due, new_sid
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, start_worker
 
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("America/New_York"))
 TOTAL = 300
@@ -78,14 +78,6 @@ def app_config(
         PROPAGATE_EXCEPTIONS=False,
         **worker_settings,
     )
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def drop_session() -> None:

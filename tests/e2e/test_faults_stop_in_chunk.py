@@ -8,7 +8,6 @@ everyone else's goes out once (reconciled against the local Twilio-compatible se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,26 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, bulk_due, drain, start_worker
 from faults_support import expected_lessons, reconcile, sandbox_offset, text_in
 from flask import Flask
 from flask.testing import FlaskClient
-from twilio_fake import FakeTwilio
 
 from dripper.clock import now, sandbox_clock
 from dripper.drip.tasks import perform_many
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course, Message, MessageKind, MessageStatus, Subscriber, Subscription
+from dripper_testkit.builders import bulk_due
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain, start_worker
 
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("America/New_York"))
 TOTAL = 30
 CLAIMED_ONLY = "+12020000000"  # says STOP while claimed, before the lesson is written
 WRITTEN = "+12020000001"  # says STOP after the lesson was written and its chunk queued
+
+
+pytestmark = pytest.mark.usefixtures("no_sending_state_left")
 
 
 @pytest.fixture
@@ -42,21 +45,6 @@ def worker_settings(twilio_server: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
     return drip_config
-
-
-@pytest.fixture(autouse=True)
-def _no_sending_state_left(broker: BrokerSpace) -> None:
-    keys = list(broker.client.scan_iter("dripper:sms:*"))
-    if keys:
-        broker.client.delete(*keys)
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def lesson_of(phone: str) -> Message | None:

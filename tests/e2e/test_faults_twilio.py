@@ -10,7 +10,6 @@ adds more refused tries of the same kind. Duration: about 1.5 minutes.
 from __future__ import annotations
 
 import time as wall
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, bulk_due, start_worker
 from faults_support import (
     Beat,
     expected_lessons,
@@ -28,16 +26,21 @@ from faults_support import (
     wait_until,
 )
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course, Message, MessageKind, MessageStatus, Subscriber
+from dripper_testkit.builders import bulk_due
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, start_worker
 
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("America/New_York"))
 TOTAL = 200
 OPTED_OUT = [f"+1202{n:07d}" for n in range(0, TOTAL, 20)]  # 10 numbers: 21610
+
+
+pytestmark = pytest.mark.usefixtures("no_sending_state_left")
 
 
 @pytest.fixture
@@ -50,21 +53,6 @@ def worker_settings(twilio_server: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
     return drip_config
-
-
-@pytest.fixture(autouse=True)
-def _no_sending_state_left(broker: BrokerSpace) -> None:
-    keys = list(broker.client.scan_iter("dripper:sms:*"))
-    if keys:
-        broker.client.delete(*keys)
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 @pytest.mark.database("postgresql")

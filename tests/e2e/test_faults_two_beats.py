@@ -8,7 +8,6 @@ Each lesson goes out once, in its window. Duration: about 1.5 minutes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, SandboxRun, Worker, add_person, start_worker
+from drip_support import SandboxRun
 from faults_support import (
     expected_lessons,
     expected_outbound,
@@ -25,16 +24,21 @@ from faults_support import (
     unfinished_outbound,
 )
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course, Message, MessageKind
+from dripper_testkit.builders import add_person
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, start_worker
 
 START = datetime(2026, 3, 9, 8, 0, tzinfo=ZoneInfo("America/New_York"))
 PEOPLE = [f"+1201555{n:04d}" for n in range(40)]
 ZONES = ["America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo"]
+
+
+pytestmark = pytest.mark.usefixtures("no_sending_state_left")
 
 
 @pytest.fixture
@@ -45,21 +49,6 @@ def worker_settings(twilio_server: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
     return drip_config
-
-
-@pytest.fixture(autouse=True)
-def _no_sending_state_left(broker: BrokerSpace) -> None:
-    keys = list(broker.client.scan_iter("dripper:sms:*"))
-    if keys:
-        broker.client.delete(*keys)
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def two_ticks(app: Flask) -> None:

@@ -12,7 +12,6 @@ kill the last lesson went out. Duration: about 4 minutes, most of it the send lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, bulk_due, start_worker
 from faults_support import (
     Beat,
     expected_lessons,
@@ -30,12 +28,14 @@ from faults_support import (
     wait_until,
 )
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course, Message, MessageKind, MessageStatus
+from dripper_testkit.builders import bulk_due
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, start_worker
 
 NINE_AM = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("America/New_York"))
 TOTAL = 2000
@@ -69,14 +69,6 @@ def _no_sending_state_left(broker: BrokerSpace) -> None:
     keys = list(broker.client.scan_iter("dripper:sms:*"))
     if keys:
         broker.client.delete(*keys)
-
-
-@pytest.fixture
-def workers(app: Flask) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 @pytest.mark.database("postgresql")

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, drain
 from flask import Flask
 from flask.testing import FlaskClient
 from inbound_support import (
@@ -25,13 +24,14 @@ from inbound_support import (
     set_clock,
     webhook_config,
 )
-from twilio_fake import FakeTwilio
 
 from dripper.conversation import handle
 from dripper.conversation.tasks import sweep_inbound
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind, SubscriberStatus
 from dripper.webhooks.inbound import read_inbound, store_inbound
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 PATH = "/sms/inbound"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -15,17 +15,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import make_config
-from drip_support import BrokerSpace, Worker, add_person, drain
 from flask import Flask
 from flask.testing import FlaskClient
 from inbound_support import inbound_params, post_signed, sign
 from prometheus_client.parser import text_string_to_metric_families
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tick import tick
 from dripper.extensions import db
 from dripper.models import Course
+from dripper_testkit.builders import add_person
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 # What is counted does not depend on the database; one is enough.
 pytestmark = pytest.mark.database("sqlite")

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import make_config
-from drip_support import Worker
 from flask import Flask
 
 from dripper import create_app
 from dripper.extensions import db
 from dripper.logs import mask_handlers
 from dripper.models import Direction, Message, MessageKind, MessageStatus
+from dripper_testkit.workers import Worker
 
 NUMBER = "+14155550123"
 BODY = "my sister hides her bottles in the garage"

@@ -22,15 +22,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, SandboxRun, Worker, start_worker
+from drip_support import SandboxRun
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from inbound_support import inbound_params, post_signed, sign
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.extensions import db
 from dripper.models import Admin, Direction, Message, MessageStatus
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, start_worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_MORNING = datetime(2026, 6, 1, 8, 0, tzinfo=NEW_YORK)

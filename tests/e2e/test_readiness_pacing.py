@@ -17,12 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import (
-    BrokerSpace,
-    SandboxRun,
-    Worker,
-    small_course,
-)
+from drip_support import SandboxRun
 from flask import Flask
 from flask.testing import FlaskClient
 from inbound_support import AUTH_TOKEN, Handset
@@ -38,6 +33,8 @@ from dripper.models import (
     Message,
     SubscriptionState,
 )
+from dripper_testkit.builders import small_course
+from dripper_testkit.workers import BrokerSpace, Worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 PHONE = "+12125550147"  # Manhattan: America/New_York

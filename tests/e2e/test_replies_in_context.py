@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from conftest import LESSONS
-from drip_support import BrokerSpace, SandboxRun, Worker
+from drip_support import SandboxRun
 from flask import Flask
 from flask.testing import FlaskClient
 from inbound_support import AUTH_TOKEN, Handset
@@ -38,6 +38,7 @@ from dripper.models import (
     SubscriberStatus,
     SubscriptionState,
 )
+from dripper_testkit.workers import BrokerSpace, Worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 SHIPPED = LESSONS / "working-with-resistance.yaml"

@@ -15,10 +15,10 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 from conftest import make_config
+from drip_support import record_sent
 from fixtures_twilio import SMS_REDIS_URL
 from flask import Flask
 from flask.testing import FlaskClient
-from twilio_fake import FakeTwilio
 
 from dripper.clock import now, sandbox_clock
 from dripper.extensions import db
@@ -32,13 +32,14 @@ from dripper.models import (
     MessageStatus,
     Subscriber,
     SubscriberStatus,
-    Subscription,
     SubscriptionState,
 )
 from dripper.sms.delivery import ReplayError, replay_failure
 from dripper.sms.outbox import queue_message
 from dripper.sms.tasks import deliver, retry_due, sweep_unsent
 from dripper.window import SendWindow
+from dripper_testkit import builders
+from dripper_testkit.twilio_fake import FakeTwilio
 
 PHONE = "+15005550123"
 SERVICE_SID = "MG" + "5" * 32
@@ -62,24 +63,13 @@ def app_config(
 @pytest.fixture
 def queued(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     """Tasks handed to the broker after commit, recorded instead of sent."""
-    calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> None:
-        calls.append((name, tuple(args or ())))
-
-    monkeypatch.setattr(app.extensions["celery"], "send_task", send_task)
-    return calls
+    return record_sent(app, monkeypatch)
 
 
 def person(phone: str = PHONE, course: Course | None = None) -> Subscriber:
-    subscriber = Subscriber(phone=phone, time_zones=["America/New_York"])
-    db.session.add(subscriber)
-    if course is not None:
-        db.session.add(
-            Subscription(subscriber=subscriber, course=course, state=SubscriptionState.ACTIVE)
-        )
+    person = builders.subscriber(phone, course=course)
     db.session.commit()
-    return subscriber
+    return person
 
 
 def stored(

@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, Worker, bulk_due, drain
 from flask import Flask
 from flask.testing import FlaskClient
 from inbound_support import inbound_params, post_signed, sign
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tick import tick
@@ -31,6 +29,9 @@ from dripper.models import (
 from dripper.sms.delivery import replay_failure
 from dripper.sms.outbox import queue_message
 from dripper.sms.tasks import sweep_unsent
+from dripper_testkit.builders import bulk_due
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, Worker, drain
 
 STRANGER = "+12125550188"
 STALE_AFTER = 120  # seconds: DELIVERY_STALE_AFTER in this module

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import BrokerSpace, drain, start_worker
 from flask.testing import FlaskClient
 from inbound_support import (
     AUTH_TOKEN,
@@ -24,16 +23,17 @@ from inbound_support import (
     Handset,
     confirmed_handset,
     inbound_params,
-    new_sid,
     post_signed,
     set_clock,
     webhook_config,
 )
-from twilio_fake import FakeTwilio
 from werkzeug.test import TestResponse
 
 from dripper.extensions import db
 from dripper.models import Alert, Message, MessageKind, MessageStatus
+from dripper_testkit.builders import new_sid
+from dripper_testkit.twilio_fake import FakeTwilio
+from dripper_testkit.workers import BrokerSpace, drain, start_worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK)

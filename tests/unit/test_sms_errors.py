@@ -7,24 +7,11 @@ import http.client
 import pytest
 import requests
 from celery.exceptions import SoftTimeLimitExceeded
-from flask import Flask
 from twilio.base.exceptions import TwilioRestException
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from dripper.extensions import db
-from dripper.models import (
-    Course,
-    Direction,
-    Message,
-    MessageKind,
-    MessageStatus,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    SubscriptionState,
-)
 from dripper.sms.base import AmbiguousSendError, PermanentSendError, RetryableSendError
-from dripper.sms.errors import PermanentAction, apply_permanent_error, classify_exception
+from dripper.sms.errors import classify_exception
 from dripper.sms.tasks import BACKOFF_MAX, retry_delay
 
 PHONE = "+15005550123"
@@ -72,101 +59,6 @@ def test_classified_error_keeps_code_and_status() -> None:
     classified = classify_exception(rest(400, 21610))
 
     assert (classified.code, classified.status) == (21610, 400)
-
-
-def outbound(
-    subscriber: Subscriber | None, *, phone: str = PHONE, code: int | None = None
-) -> Message:
-    message = Message(
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.LESSON,
-        phone=phone,
-        subscriber=subscriber,
-        body="Day 1",
-        status=MessageStatus.FAILED,
-        error_code=code,
-    )
-    db.session.add(message)
-    db.session.flush()
-    return message
-
-
-@pytest.fixture
-def subscriber(app: Flask, course: Course) -> Subscriber:
-    person = Subscriber(phone=PHONE)
-    db.session.add(person)
-    db.session.add(Subscription(subscriber=person, course=course, state=SubscriptionState.ACTIVE))
-    db.session.commit()
-    return person
-
-
-def test_opt_out_code_opts_the_person_out_everywhere(subscriber: Subscriber) -> None:
-    message = outbound(subscriber)
-
-    action = apply_permanent_error(message, 21610, "Attempt to send to unsubscribed recipient")
-
-    assert action is PermanentAction.OPTED_OUT
-    assert subscriber.status is SubscriberStatus.OPTED_OUT
-    assert subscriber.opted_out_at is not None
-    assert {s.state for s in subscriber.subscriptions} == {SubscriptionState.OPTED_OUT}
-    assert (message.error_code, message.error_message) == (
-        21610,
-        "Attempt to send to unsubscribed recipient",
-    )
-
-
-def test_second_opt_out_code_keeps_the_first_time(subscriber: Subscriber) -> None:
-    apply_permanent_error(outbound(subscriber), 21610, None)
-    first = subscriber.opted_out_at
-
-    apply_permanent_error(outbound(subscriber), 21610, None)
-
-    assert subscriber.opted_out_at == first
-
-
-def test_opt_out_code_for_a_number_without_a_message_link_finds_the_subscriber(
-    subscriber: Subscriber,
-) -> None:
-    apply_permanent_error(outbound(None), 21610, None)
-
-    assert subscriber.status is SubscriberStatus.OPTED_OUT
-
-
-def test_unreachable_never_overrides_an_opt_out(subscriber: Subscriber) -> None:
-    apply_permanent_error(outbound(subscriber), 21610, None)
-
-    apply_permanent_error(outbound(subscriber), 21211, None)
-
-    assert subscriber.status is SubscriberStatus.OPTED_OUT
-
-
-def test_handset_unreachable_once_is_not_enough(subscriber: Subscriber) -> None:
-    outbound(subscriber, code=None)
-
-    action = apply_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
-
-    assert action is PermanentAction.RECORDED
-    assert subscriber.status is SubscriberStatus.ACTIVE
-
-
-def test_handset_unreachable_three_times_running_marks_the_number_unreachable(
-    subscriber: Subscriber,
-) -> None:
-    outbound(subscriber, code=30003)
-    outbound(subscriber, code=30003)
-
-    action = apply_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
-
-    assert action is PermanentAction.UNREACHABLE
-    assert subscriber.status is SubscriberStatus.UNREACHABLE
-
-
-def test_carrier_filtering_is_recorded_only(subscriber: Subscriber) -> None:
-    message = outbound(subscriber)
-
-    assert apply_permanent_error(message, 30007, "Carrier violation") is PermanentAction.RECORDED
-    assert subscriber.status is SubscriberStatus.ACTIVE
-    assert message.error_code == 30007
 
 
 def test_retries_back_off_with_jitter_and_wait_as_long_as_asked() -> None:

@@ -9,7 +9,8 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
-from twilio_fake import FakeTwilio
+
+from dripper_testkit.twilio_fake import FakeTwilio
 
 PHONE = "+15005550123"
 

@@ -1,7 +1,8 @@
 """Smoke: every console page renders for an owner."""
 
-from admin_support import make_admin, sign_in
-from drip_support import add_person
+from admin_support import sign_in
+
+from dripper_testkit.builders import add_person, make_admin
 
 
 def test_every_page_renders_for_an_owner(app, client, course):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import make_config
-from drip_support import add_person, record_sent
+from drip_support import record_sent
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -16,6 +16,7 @@ from dripper import create_app
 from dripper.clock import now, sandbox_clock
 from dripper.extensions import db
 from dripper.models import Course
+from dripper_testkit.builders import add_person
 
 
 def test_the_clock_page_is_not_there_outside_the_sandbox(database_url: str, tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from admin_support import make_admin, sign_in
+from admin_support import sign_in
 from conftest import LESSONS
-from drip_support import add_person, outbound, record_sent
+from drip_support import outbound, record_sent
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -22,6 +22,7 @@ from dripper.drip.tasks import perform
 from dripper.drip.tick import claim_one
 from dripper.extensions import db
 from dripper.models import AuditEntry, Course, CourseVersion, MessageKind, Subscription
+from dripper_testkit.builders import add_person, make_admin
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_9AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from drip_support import add_person, outbound, record_sent, small_course
+from drip_support import outbound, record_sent
 from flask import Flask
 
 from dripper.clock import now, sandbox_clock
@@ -29,6 +29,7 @@ from dripper.models import (
 )
 from dripper.subscriptions import states
 from dripper.subscriptions.states import NextAction
+from dripper_testkit.builders import add_person, small_course
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_9AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)

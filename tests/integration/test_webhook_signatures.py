@@ -19,7 +19,6 @@ from inbound_support import (
     NUMBER,
     Handset,
     inbound_params,
-    new_sid,
     post_signed,
     sign,
     webhook_config,
@@ -27,12 +26,11 @@ from inbound_support import (
 
 from dripper.extensions import db
 from dripper.models import (
-    Direction,
     Message,
-    MessageKind,
     MessageStatus,
     SubscriberStatus,
 )
+from dripper_testkit.builders import new_sid, outbound_message
 
 INBOUND = "/sms/inbound"
 STATUS = "/sms/status"
@@ -49,15 +47,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture
 def sent(app: Any) -> Message:
     """A lesson the provider accepted; Twilio reports on it."""
-    message = Message(
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.LESSON,
-        phone=NUMBER,
-        body="lesson text",
-        status=MessageStatus.QUEUED,
-        provider_sid=new_sid(),
-    )
-    db.session.add(message)
+    message = outbound_message(NUMBER, body="lesson text", provider_sid=new_sid())
     db.session.commit()
     return message
 

@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from admin_support import PASSWORD, make_admin
-from drip_support import add_person
 from fixtures_browser import screenshot
 
 from dripper.extensions import db
@@ -21,6 +19,7 @@ from dripper.models import (
     MessageStatus,
     SubscriptionState,
 )
+from dripper_testkit.builders import PASSWORD, add_person, make_admin
 
 
 @pytest.fixture

@@ -13,18 +13,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from inbound_support import (
-    NUMBER,
-    PUBLIC_URL,
-    inbound_params,
-    new_sid,
-    post_signed,
-    sign,
-    webhook_config,
-)
+from inbound_support import NUMBER, PUBLIC_URL, inbound_params, post_signed, sign, webhook_config
 
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind, MessageStatus
+from dripper_testkit.builders import new_sid
 
 PATH = "/sms/inbound"
 

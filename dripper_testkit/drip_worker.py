@@ -1,4 +1,4 @@
-"""A Celery worker for the drip's end-to-end tests: ``celery -A drip_worker worker``.
+"""A Celery worker for end-to-end tests and the bench: ``celery -A dripper_testkit.drip_worker worker``.
 
 Like ``worker.py``, but built with overrides a test needs that the environment cannot
 carry (a short broker visibility timeout), and it says when it is ready.

@@ -8,7 +8,6 @@ every example uses its own MessageSid, and repeats are sent on purpose.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from dripper.models import (
     MessageKind,
     MessageStatus,
 )
+from dripper_testkit.builders import new_sid
 
 INBOUND = "/sms/inbound"
 STATUS = "/sms/status"
@@ -105,10 +105,6 @@ def count(*where: Any) -> int:
 
 def inbound_with(sid: str) -> int:
     return count(Message.direction == Direction.INBOUND, Message.provider_sid == sid)
-
-
-def new_sid() -> str:
-    return "SM" + uuid.uuid4().hex
 
 
 # --- POST /sms/inbound --------------------------------------------------------------

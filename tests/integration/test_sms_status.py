@@ -11,27 +11,18 @@ from dripper.models import (
     Message,
     MessageKind,
     MessageStatus,
-    Subscriber,
     SubscriberStatus,
 )
 from dripper.sms.status import apply_status
+from dripper_testkit.builders import outbound_message, subscriber
 
 SID = "SM" + "a" * 32
 
 
 @pytest.fixture
 def message(app: Flask) -> Message:
-    subscriber = Subscriber(phone="+15005550123")
-    message = Message(
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.LESSON,
-        phone=subscriber.phone,
-        subscriber=subscriber,
-        body="Day 1",
-        status=MessageStatus.QUEUED,
-        provider_sid=SID,
-    )
-    db.session.add(message)
+    person = subscriber("+15005550123")
+    message = outbound_message(person.phone, body="Day 1", provider_sid=SID, subscriber=person)
     db.session.commit()
     return message
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from drip_support import add_person, bulk_due, record_sent
+from drip_support import record_sent
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
@@ -17,6 +17,7 @@ from dripper.drip.tick import claim_one, tick
 from dripper.extensions import db
 from dripper.models import Course, Subscription, SubscriptionState
 from dripper.subscriptions.states import NextAction
+from dripper_testkit.builders import add_person, bulk_due
 
 NOW = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
 

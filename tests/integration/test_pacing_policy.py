@@ -13,17 +13,14 @@ from dripper.labels import ReplyLabel
 from dripper.models import (
     Alert,
     AlertStatus,
-    Direction,
     Lesson,
-    Message,
-    MessageKind,
-    MessageStatus,
     Subscriber,
     SubscriptionState,
 )
 from dripper.readiness import pacing
 from dripper.subscriptions import states
 from dripper.subscriptions.states import NextAction
+from dripper_testkit.builders import reply_from as reply
 
 NEW_YORK = ZoneInfo("America/New_York")
 # Tuesday 2026-06-02, 10:00 in New York: the day's 9:00 lesson went out an hour ago.
@@ -43,16 +40,6 @@ def subscription(app, course):
     states.lesson_sent(sub, lesson.id, LESSON_AT.astimezone(UTC))
     db.session.commit()
     return sub
-
-
-def reply(sub, text: str = "a reply") -> Message:
-    message = Message(
-        direction=Direction.INBOUND, kind=MessageKind.REPLY, phone=sub.subscriber.phone,
-        subscriber=sub.subscriber, subscription=sub, body=text, status=MessageStatus.RECEIVED,
-    )  # fmt: skip
-    db.session.add(message)
-    db.session.flush()
-    return message
 
 
 def local(when: datetime) -> datetime:

@@ -185,6 +185,7 @@ class FakeTwilio:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     def reset(self) -> None:

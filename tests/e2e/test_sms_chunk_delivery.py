@@ -14,10 +14,8 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 from conftest import make_config
-from drip_support import add_person, small_course
 from fixtures_twilio import SMS_REDIS_URL
 from flask import Flask
-from twilio_fake import FakeTwilio
 
 from dripper.clock import sandbox_clock
 from dripper.drip.tasks import send_batch
@@ -34,6 +32,9 @@ from dripper.models import (
 from dripper.sms.outbox import queue_message
 from dripper.sms.ratelimit import SendRateLimiter, SendRateWaitTooLong
 from dripper.sms.tasks import deliver, deliver_batch
+from dripper_testkit import builders
+from dripper_testkit.builders import add_person, small_course
+from dripper_testkit.twilio_fake import FakeTwilio
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_9AM = datetime(2026, 3, 9, 9, 0, tzinfo=NEW_YORK)
@@ -66,10 +67,7 @@ def queued(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple
 
 
 def people(count: int) -> list[Subscriber]:
-    subscribers = [
-        Subscriber(phone=f"+1212555{n:04d}", time_zones=["America/New_York"]) for n in range(count)
-    ]
-    db.session.add_all(subscribers)
+    subscribers = [builders.subscriber(f"+1212555{n:04d}") for n in range(count)]
     db.session.commit()
     return subscribers
 

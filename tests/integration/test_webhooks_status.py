@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from inbound_support import NUMBER, new_sid, post_signed, sign, webhook_config
+from inbound_support import NUMBER, post_signed, sign, webhook_config
 
 from dripper.extensions import db
-from dripper.models import Direction, Message, MessageKind, MessageStatus
+from dripper.models import Message, MessageKind, MessageStatus
+from dripper_testkit.builders import new_sid, outbound_message
 
 PATH = "/sms/status"
 
@@ -23,15 +24,9 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture
 def sent(app: Any) -> Message:
     """A message the provider accepted and is now reporting on."""
-    message = Message(
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.HELP,
-        phone=NUMBER,
-        body="help text",
-        status=MessageStatus.QUEUED,
-        provider_sid=new_sid(),
+    message = outbound_message(
+        NUMBER, kind=MessageKind.HELP, body="help text", provider_sid=new_sid()
     )
-    db.session.add(message)
     db.session.commit()
     return message
 

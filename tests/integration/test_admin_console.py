@@ -6,9 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from admin_support import PASSWORD, csrf_from, make_admin, sign_in
+from admin_support import csrf_from, sign_in
 from conftest import TEST_REDIS_URL, make_config
-from drip_support import add_person
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -25,6 +24,7 @@ from dripper.models import (
     SubscriptionState,
     TrainingExample,
 )
+from dripper_testkit.builders import PASSWORD, add_person, make_admin
 
 SCRIPT = "<script>alert('x')</script><b>bold</b>"
 

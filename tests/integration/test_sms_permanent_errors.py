@@ -1,0 +1,102 @@
+"""Permanent provider errors recorded: opt-out codes, unreachable handsets, carrier filtering."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from dripper.extensions import db
+from dripper.models import (
+    Course,
+    Message,
+    MessageStatus,
+    Subscriber,
+    SubscriberStatus,
+    SubscriptionState,
+)
+from dripper.sms.errors import PermanentAction, apply_permanent_error
+from dripper_testkit import builders
+
+PHONE = "+15005550123"
+
+
+def outbound(subscriber: Subscriber | None, *, code: int | None = None) -> Message:
+    return builders.outbound_message(
+        PHONE, body="Day 1", status=MessageStatus.FAILED, subscriber=subscriber, error_code=code
+    )
+
+
+@pytest.fixture
+def subscriber(app: Flask, course: Course) -> Subscriber:
+    person = builders.subscriber(PHONE, course=course)
+    db.session.commit()
+    return person
+
+
+def test_opt_out_code_opts_the_person_out_everywhere(subscriber: Subscriber) -> None:
+    message = outbound(subscriber)
+
+    action = apply_permanent_error(message, 21610, "Attempt to send to unsubscribed recipient")
+
+    assert action is PermanentAction.OPTED_OUT
+    assert subscriber.status is SubscriberStatus.OPTED_OUT
+    assert subscriber.opted_out_at is not None
+    assert {s.state for s in subscriber.subscriptions} == {SubscriptionState.OPTED_OUT}
+    assert (message.error_code, message.error_message) == (
+        21610,
+        "Attempt to send to unsubscribed recipient",
+    )
+
+
+def test_second_opt_out_code_keeps_the_first_time(subscriber: Subscriber) -> None:
+    apply_permanent_error(outbound(subscriber), 21610, None)
+    first = subscriber.opted_out_at
+
+    apply_permanent_error(outbound(subscriber), 21610, None)
+
+    assert subscriber.opted_out_at == first
+
+
+def test_opt_out_code_for_a_number_without_a_message_link_finds_the_subscriber(
+    subscriber: Subscriber,
+) -> None:
+    apply_permanent_error(outbound(None), 21610, None)
+
+    assert subscriber.status is SubscriberStatus.OPTED_OUT
+
+
+def test_unreachable_never_overrides_an_opt_out(subscriber: Subscriber) -> None:
+    apply_permanent_error(outbound(subscriber), 21610, None)
+
+    apply_permanent_error(outbound(subscriber), 21211, None)
+
+    assert subscriber.status is SubscriberStatus.OPTED_OUT
+
+
+def test_handset_unreachable_once_is_not_enough(subscriber: Subscriber) -> None:
+    outbound(subscriber, code=None)
+
+    action = apply_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
+
+    assert action is PermanentAction.RECORDED
+    assert subscriber.status is SubscriberStatus.ACTIVE
+
+
+def test_handset_unreachable_three_times_running_marks_the_number_unreachable(
+    subscriber: Subscriber,
+) -> None:
+    outbound(subscriber, code=30003)
+    outbound(subscriber, code=30003)
+
+    action = apply_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
+
+    assert action is PermanentAction.UNREACHABLE
+    assert subscriber.status is SubscriberStatus.UNREACHABLE
+
+
+def test_carrier_filtering_is_recorded_only(subscriber: Subscriber) -> None:
+    message = outbound(subscriber)
+
+    assert apply_permanent_error(message, 30007, "Carrier violation") is PermanentAction.RECORDED
+    assert subscriber.status is SubscriberStatus.ACTIVE
+    assert message.error_code == 30007
