@@ -128,6 +128,9 @@ def _send_options(chunk: list[int], token: str) -> dict[str, Any]:
     return {
         "args": (chunk, token),
         "ignore_result": True,
+        # Run by beat's task, a million-row tick would otherwise keep a result object
+        # per task it queued among that task's children until it ends.
+        "add_to_parent": False,
         # What the worker logs for the task; the default, a repr of every id, costs
         # more than publishing the task.
         "argsrepr": f"({len(chunk)} ids from {chunk[0]}, {token!r})",
