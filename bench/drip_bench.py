@@ -410,7 +410,7 @@ def cost_breakdown(kind: str, count: int, pg_url: str | None) -> dict[str, float
 
 
 def main() -> None:
-    from dripper.config import DEFAULTS
+    from dripper.config import DEFAULTS, DRIP_BATCH_SIZE_OTHER, DRIP_BATCH_SIZE_POSTGRESQL
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -436,7 +436,11 @@ def main() -> None:
     if not args.pg:
         print("(no TEST_DATABASE_URL or --pg: PostgreSQL skipped)")
 
-    print(f"drip tick (DRIP_BATCH_SIZE=500, one send task per 50 claims), {os.cpu_count()} cores")
+    print(
+        f"drip tick (DRIP_BATCH_SIZE {DRIP_BATCH_SIZE_OTHER:,} on SQLite, "
+        f"{DRIP_BATCH_SIZE_POSTGRESQL:,} on PostgreSQL, one send task per 50 claims), "
+        f"{os.cpu_count()} cores"
+    )
     for kind in kinds if args.only != "dispatch" else []:
         sizes = list(args.sizes)
         if kind == "postgresql" and args.big:

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_ALERT_WEBHOOK": None,  # POSTed to on a crisis reply
     "CLASSIFIER_MODEL_PATH": None,  # default: reply-model.npz in the instance folder
     "LOG_LEVEL": "INFO",
-    "DRIP_BATCH_SIZE": 500,  # subscriptions claimed per transaction by the tick
+    "DRIP_BATCH_SIZE": None,  # claims per tick transaction; unset: by database (below)
     "DRIP_CLAIM_TIMEOUT": 600,  # seconds before an unfinished claim may be taken again
     "TWILIO_TIMEOUT": 15.0,  # seconds for one REST call before its outcome is unknown
     "TWILIO_WEBHOOK_SHARED_KEY": None,  # for webhooks signed with a Twilio SharedKey
@@ -66,6 +66,12 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_LOGIN_ACCOUNT_LIMIT": "5/15 minutes",  # failed admin sign-ins per account
     "ADMIN_PAGE_SIZE": 50,  # rows per page in the admin subscriber list
 }
+
+#: DRIP_BATCH_SIZE when unset. PostgreSQL locks only a batch's own rows (``SKIP LOCKED``),
+#: so fewer, larger batches save round trips and commits; SQLite has one writer, which a
+#: batch holds until it commits, so its batches stay short.
+DRIP_BATCH_SIZE_POSTGRESQL = 5000
+DRIP_BATCH_SIZE_OTHER = 500
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
 _FLOATS = {
@@ -144,6 +150,11 @@ def load(
 
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'dripper.sqlite3'}"
+    if not settings["DRIP_BATCH_SIZE"]:
+        postgresql = str(settings["DATABASE_URL"]).startswith("postgres")
+        settings["DRIP_BATCH_SIZE"] = (
+            DRIP_BATCH_SIZE_POSTGRESQL if postgresql else DRIP_BATCH_SIZE_OTHER
+        )
     if not settings["SMS_BACKEND"]:
         has_credentials = settings["TWILIO_ACCOUNT_SID"] and settings["TWILIO_AUTH_TOKEN"]
         settings["SMS_BACKEND"] = "twilio" if has_credentials else "console"

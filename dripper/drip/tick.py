@@ -9,7 +9,12 @@ A claim older than DRIP_CLAIM_TIMEOUT (a worker died) may be taken again.
 Rows are claimed with bulk ``UPDATE … RETURNING`` in batches of DRIP_BATCH_SIZE, never
 loaded as ORM objects, and the send tasks are queued only after each batch commits,
 one task per chunk of ids (publishing 100k single tasks would cost more than the
-claim itself).
+claim itself). A batch's tasks go to the broker through one producer in one pipelined
+round trip (see ``_queue_sends``).
+
+The send task is queued by its name, ``dripper.drip.send_batch``: the tasks module
+(dripper/drip/tasks.py) runs the tick and imports it, so the tick does not import the
+tasks module back.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
@@ -27,7 +33,6 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from dripper import metrics
 from dripper.clock import now as clock_now
 from dripper.extensions import db
-from dripper.jobs import enqueue_after_commit
 from dripper.models import Subscription, subscription_table
 from dripper.subscriptions.states import SCHEDULED_STATES
 
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 #: Subscriptions per queued send task. Small enough that several workers share a
 #: batch, large enough that queueing 100k claims costs a few thousand publishes.
 CHUNK_SIZE = 50
+
+#: The task that sends one chunk of claims (``send_batch`` in dripper/drip/tasks.py).
+SEND_BATCH_TASK = "dripper.drip.send_batch"
 
 _table = subscription_table
 _c = _table.c
@@ -116,6 +124,49 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
+def _send_options(chunk: list[int], token: str) -> dict[str, Any]:
+    return {
+        "args": (chunk, token),
+        "ignore_result": True,
+        # Run by beat's task, a million-row tick would otherwise keep a result object
+        # per task it queued among that task's children until it ends.
+        "add_to_parent": False,
+        # What the worker logs for the task; the default, a repr of every id, costs
+        # more than publishing the task.
+        "argsrepr": f"({len(chunk)} ids from {chunk[0]}, {token!r})",
+        "kwargsrepr": "{}",
+    }
+
+
+def _queue_sends(chunks: list[list[int]], token: str) -> None:
+    """Hand one send task per chunk to the broker; called once the claims are committed.
+
+    One producer and one pipelined round trip for all of a batch's tasks, instead of a
+    producer from the pool and a round trip per task. If that fails (the broker went
+    away, a stale connection), each task is published again on its own with Celery's
+    publish retries: a task sent twice is harmless (a send acts only while its claim
+    token is on the row), and one that still cannot be sent leaves its claims to be
+    taken again after DRIP_CLAIM_TIMEOUT.
+    """
+    celery = current_app.extensions["celery"]
+    try:
+        with celery.producer_or_acquire() as producer, producer.batch():
+            for chunk in chunks:
+                celery.send_task(SEND_BATCH_TASK, producer=producer, **_send_options(chunk, token))
+        return
+    except Exception as error:  # noqa: BLE001 - published again one by one below
+        log.info("drip tick: pipelined publish failed (%s); one at a time", type(error).__name__)
+    for chunk in chunks:
+        try:
+            celery.send_task(SEND_BATCH_TASK, **_send_options(chunk, token))
+        except Exception:
+            log.warning(
+                "could not queue %s; its claims are taken again after DRIP_CLAIM_TIMEOUT",
+                SEND_BATCH_TASK,
+                exc_info=True,
+            )
+
+
 @metrics.timed_tick
 def tick(
     *,
@@ -125,8 +176,6 @@ def tick(
     chunk_size: int = CHUNK_SIZE,
 ) -> TickResult:
     """Claim every due subscription in batches and queue its send after each commit."""
-    from dripper.drip.tasks import send_batch
-
     config = current_app.config
     now = now or clock_now()
     batch_size = batch_size or int(config["DRIP_BATCH_SIZE"])
@@ -144,10 +193,11 @@ def tick(
             break
         ids = sorted(subscription_id for subscription_id, _, _ in claimed)
         token = claimed[0][2]
-        for chunk in _chunks(ids, chunk_size):
-            enqueue_after_commit(send_batch, chunk, token)
-            result.tasks += 1
+        chunks = list(_chunks(ids, chunk_size))
         db.session.commit()
+        # Only now: a worker must never look for a claim that is not committed yet.
+        _queue_sends(chunks, token)
+        result.tasks += len(chunks)
         result.batches += 1
         result.claimed += len(claimed)
         result.by_action.update(action for _, action, _ in claimed)

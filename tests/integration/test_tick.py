@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,6 +92,40 @@ def test_tasks_are_queued_only_after_the_claim_commits(
     monkeypatch.setattr(db.session, "commit", commit)
     tick()
     assert sent and seen_committed[-1] is False
+
+
+def test_tasks_are_queued_one_by_one_when_the_pipelined_publish_fails(
+    app: Flask, course: Course, sent: list[Any], at_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.engine.begin() as connection:
+        bulk_due(connection, course.id, 7, NOW)
+
+    def broker_gone(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("no producer")
+
+    monkeypatch.setattr(app.extensions["celery"], "producer_or_acquire", broker_gone)
+    result = tick(batch_size=5, chunk_size=2)
+    assert (result.claimed, result.tasks) == (7, 3 + 1)
+    assert batched_ids(sent) == sorted(claims())
+
+
+def test_the_send_tasks_reach_the_broker(app: Flask, course: Course, at_now: datetime) -> None:
+    celery = app.extensions["celery"]
+    key = celery.conf.task_default_queue
+    with db.engine.begin() as connection:
+        bulk_due(connection, course.id, 120, NOW)
+    with celery.connection_for_write() as connection:
+        client = connection.default_channel.client
+        client.delete(key)
+        result = tick(chunk_size=50)
+        waiting = [json.loads(raw) for raw in client.lrange(key, 0, -1)]
+        client.delete(key)
+    assert result.tasks == 3 and len(waiting) == 3
+    assert {message["headers"]["task"] for message in waiting} == {"dripper.drip.send_batch"}
+    sent = [json.loads(base64.b64decode(message["body"]))[0] for message in waiting]
+    assert sorted(i for ids, _ in sent for i in ids) == sorted(claims())
+    for ids, token in sent:
+        assert {claims()[i][0] for i in ids} == {token}
 
 
 def test_a_second_tick_finds_nothing_to_claim(

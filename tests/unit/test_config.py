@@ -63,6 +63,15 @@ def test_environment_overrides_defaults(tmp_path: Path) -> None:
     assert settings["SMS_BACKEND"] == "twilio"  # credentials present
 
 
+def test_the_tick_claims_larger_batches_on_postgresql(tmp_path: Path) -> None:
+    def batch_size(**environ: str) -> int:
+        return int(load(tmp_path, environ={"SECRET_KEY": "s", **environ})["DRIP_BATCH_SIZE"])
+
+    assert batch_size() == 500  # SQLite: one writer, short batches
+    assert batch_size(DATABASE_URL="postgresql+psycopg://db/dripper") == 5000
+    assert batch_size(DATABASE_URL="postgresql+psycopg://db/dripper", DRIP_BATCH_SIZE="800") == 800
+
+
 def test_test_mapping_overrides_the_environment(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
