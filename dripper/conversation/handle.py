@@ -32,7 +32,7 @@ from sqlalchemy import func, select, update
 from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.conversation import context, replies
-from dripper.conversation.keywords import Command, Keyword, normalise, parse_command
+from dripper.keywords import Command, Keyword, keyword_form, parse_command
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
 from dripper.extensions import db
 from dripper.labels import ReplyLabel
@@ -422,7 +422,7 @@ def pause(inbound: Inbound) -> None:
     if inbound.command.error:
         return _send(inbound, "pause_format", subscription)
     days = inbound.command.days or 1
-    if normalise(inbound.message.body) == "PAUSE":
+    if keyword_form(inbound.message.body) == "PAUSE":
         days = _default_pause_days(subscription)
     _pause(inbound, subscription, days)
 

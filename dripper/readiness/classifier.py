@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dripper.conversation.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
+from dripper.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
 from dripper.labels import ReplyLabel
 from dripper.readiness.evaluation import EvaluationReport, score
 from dripper.readiness.model import (

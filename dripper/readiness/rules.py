@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from dripper.conversation.keywords import DEFAULT_PAUSE_DAYS, MAX_PAUSE_DAYS
+from dripper.keywords import DEFAULT_PAUSE_DAYS, MAX_PAUSE_DAYS
 from dripper.labels import ReplyLabel
 
 # Phones substitute typographic characters; the patterns below are written for plain ASCII.

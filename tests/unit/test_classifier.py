@@ -6,7 +6,7 @@ from datetime import date, time
 
 import pytest
 
-from dripper.conversation.keywords import Keyword
+from dripper.keywords import Keyword
 from dripper.labels import ReplyLabel
 from dripper.readiness.classifier import Classification, Classifier, keyword_baseline
 
