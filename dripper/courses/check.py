@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dripper import gsm
-from dripper.keywords import STOP_WORDS, keyword_form
 from dripper.courses.spec import (
     CLOCK,
     COUNTRY_MESSAGES,
@@ -22,6 +21,7 @@ from dripper.courses.spec import (
     base_message,
     load,
 )
+from dripper.keywords import STOP_WORDS, keyword_form
 
 LESSON_SEGMENTS = 2
 QUESTION_SEGMENTS = 1
