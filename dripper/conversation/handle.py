@@ -49,6 +49,7 @@ from dripper.models import (
     UTCDateTime,
 )
 from dripper.models import SubscriptionState as State
+from dripper.readiness.opt_out import opt_out_rule
 from dripper.subscriptions import schedule, states
 
 if TYPE_CHECKING:
@@ -320,9 +321,7 @@ def _classify(message: Message, question: str | None = None) -> Classification:
 
 
 def _asks_to_stop(text: str) -> bool:
-    from dripper.readiness.rules import normalise_text, opt_out_rule
-
-    return opt_out_rule(normalise_text(text)) is not None
+    return opt_out_rule(text) is not None
 
 
 # --- handlers: one per keyword, each small -------------------------------------------

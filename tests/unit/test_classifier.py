@@ -8,7 +8,8 @@ import pytest
 
 from dripper.keywords import Keyword
 from dripper.labels import ReplyLabel
-from dripper.readiness.classifier import Classification, Classifier, keyword_baseline
+from dripper.readiness.baseline import keyword_baseline
+from dripper.readiness.classifier import Classification, Classifier
 
 # A Wednesday, so "till monday" has one right answer.
 WEDNESDAY = date(2026, 11, 25)
