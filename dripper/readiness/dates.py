@@ -13,6 +13,7 @@ from datetime import date, time, timedelta
 from dripper.keywords import DEFAULT_PAUSE_DAYS, MAX_PAUSE_DAYS
 from dripper.readiness.text import pattern_form, rx
 
+# --- pause lengths ---------------------------------------------------------------------------
 _NUMBER_WORDS = {
     "a": 1,
     "an": 1,
@@ -84,6 +85,7 @@ _MONTH_INDEX = {
     **{name[:3]: i + 1 for i, name in enumerate(_MONTHS)},
     "sept": 9,
 }
+# A count as people spell it ("3", "a couple of", "dos"); the pause patterns use it too.
 NUM = r"""(?:\d{1,3}|a\s+couple(?:\s+of)?|couple(?:\s+of)?|a\s+few|few|several|an?|one|two|three|
     four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|una?|dos|tres)"""
 _DURATION = rx(
@@ -175,6 +177,7 @@ def pause_days(text: str, today: date) -> int:
     return DEFAULT_PAUSE_DAYS
 
 
+# --- times of day ----------------------------------------------------------------------------
 # A named part of the day maps to the hour the issue asks for; pacing still applies quiet hours.
 _PART_OF_DAY = {
     "morning": time(9, 0),
