@@ -131,7 +131,7 @@ def raise_alert(
     reply that may be about danger but reads as a worry or a plan; nothing was sent to
     the person for it and lessons go on, but a person on the team should read it.
     """
-    alert = Alert(kind=kind.value, subscription=subscription, message=message, created_at=now)
+    alert = Alert(kind=kind, subscription=subscription, message=message, created_at=now)
     db.session.add(alert)
     db.session.flush()
     if kind is AlertKind.REVIEW:
