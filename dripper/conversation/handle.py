@@ -16,7 +16,7 @@ unless it texts START or JOIN.
 Free text from a subscriber goes through the reply classifier (``reply``): a
 plain-language command ("please stop texting me", "can we take a break for a week")
 is acted on like its keyword, and a readiness label goes to the pacing policy, which
-decides what happens next and whether a short acknowledgement is due.
+decides what happens next and whether a short acknowledgement is due; ``apply`` does it.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from sqlalchemy import func, select, update
 
 from dripper import metrics, suppression
 from dripper.clock import now
-from dripper.conversation import context, replies
-from dripper.conversation.keywords import Command, Keyword, normalise, parse_command
+from dripper.conversation import apply, context, replies
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
 from dripper.extensions import db
+from dripper.keywords import Command, Keyword, keyword_form, parse_command
 from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
 from dripper.models import (
@@ -49,7 +49,7 @@ from dripper.models import (
     UTCDateTime,
 )
 from dripper.models import SubscriptionState as State
-from dripper.readiness import pacing
+from dripper.readiness.opt_out import opt_out_rule
 from dripper.subscriptions import schedule, states
 
 if TYPE_CHECKING:
@@ -235,11 +235,7 @@ def reply(inbound: Inbound, subscription: Subscription) -> None:
         # A command that did not apply here (PAUSE while held, YES when nothing is
         # pending): an answer like any other, with nothing to read into it.
         label = ReplyLabel.NEUTRAL
-    answer = pacing.apply(
-        subscription, message, label, needs_review=result.needs_review, now=inbound.now
-    )
-    if answer.message:
-        _acknowledge(inbound, subscription, answer.message)
+    apply.pace(subscription, message, label, needs_review=result.needs_review, now=inbound.now)
 
 
 #: Labels that ask for something, rather than say how ready a person is.
@@ -276,16 +272,12 @@ def _plain_command(
 
 
 def _crisis(inbound: Inbound, subscription: Subscription, message: Message) -> None:
-    """The crisis response at once, lessons held, the team alerted (pacing does those).
+    """The crisis response at once, lessons held, the team alerted (as pacing decides).
 
     A crisis reply that also asks us to stop ("stop texting me, I have pills saved
     up") gets the crisis response and is then opted out, as asked.
     """
-    answer = pacing.apply(
-        subscription, message, ReplyLabel.CRISIS, needs_review=True, now=inbound.now
-    )
-    if answer.message:
-        _send(inbound, answer.message, subscription)
+    apply.pace(subscription, message, ReplyLabel.CRISIS, needs_review=True, now=inbound.now)
     if _asks_to_stop(message.body or ""):
         current = _current_subscription(inbound.subscriber)
         assert inbound.subscriber is not None
@@ -303,7 +295,7 @@ def _review(inbound: Inbound, subscription: Subscription | None) -> None:
     if inbound.review_raised:
         return
     inbound.review_raised = True
-    pacing.raise_alert(inbound.message, subscription, inbound.now, kind=AlertKind.REVIEW)
+    apply.raise_alert(inbound.message, subscription, inbound.now, kind=AlertKind.REVIEW)
 
 
 def _classify(message: Message, question: str | None = None) -> Classification:
@@ -329,23 +321,7 @@ def _classify(message: Message, question: str | None = None) -> Classification:
 
 
 def _asks_to_stop(text: str) -> bool:
-    from dripper.readiness.rules import normalise_text, opt_out_rule
-
-    return opt_out_rule(normalise_text(text)) is not None
-
-
-def _acknowledge(inbound: Inbound, subscription: Subscription, name: str) -> None:
-    """One short acknowledgement of a reply, at most one of each kind per lesson."""
-    replies.send(
-        inbound.message,
-        MessageKind.ACKNOWLEDGEMENT,
-        subscription.course,
-        name,
-        dedupe_key=pacing.acknowledgement_key(subscription, name),
-        subscriber=subscription.subscriber,
-        subscription=subscription,
-    )
-    log.info("message %s answered with %s", inbound.message.id, name)
+    return opt_out_rule(text) is not None
 
 
 # --- handlers: one per keyword, each small -------------------------------------------
@@ -422,7 +398,7 @@ def pause(inbound: Inbound) -> None:
     if inbound.command.error:
         return _send(inbound, "pause_format", subscription)
     days = inbound.command.days or 1
-    if normalise(inbound.message.body) == "PAUSE":
+    if keyword_form(inbound.message.body) == "PAUSE":
         days = _default_pause_days(subscription)
     _pause(inbound, subscription, days)
 
@@ -539,7 +515,7 @@ def _crisis_lines(inbound: Inbound, subscription: Subscription | None) -> None:
     if course is None:
         return None
     _subscriber(inbound, course)
-    pacing.raise_alert(inbound.message, subscription, inbound.now)
+    apply.raise_alert(inbound.message, subscription, inbound.now)
     return _send(inbound, "crisis_response", course=course)
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dripper import gsm
-from dripper.conversation.keywords import STOP_WORDS, normalise
 from dripper.courses.spec import (
     CLOCK,
     COUNTRY_MESSAGES,
@@ -22,6 +21,7 @@ from dripper.courses.spec import (
     base_message,
     load,
 )
+from dripper.keywords import STOP_WORDS, keyword_form
 
 LESSON_SEGMENTS = 2
 QUESTION_SEGMENTS = 1
@@ -103,7 +103,7 @@ def check_spec(spec: CourseSpec, path: str = "<course>") -> list[Problem]:
 
     if not SLUG.match(spec.slug):
         add("slug", f"{spec.slug!r} must be lowercase words joined by hyphens")
-    keyword = normalise(spec.keyword)
+    keyword = keyword_form(spec.keyword)
     if not KEYWORD.match(spec.keyword):
         add("keyword", f"{spec.keyword!r} must be one word of capital letters and digits")
     elif keyword in RESERVED_KEYWORDS:
@@ -233,7 +233,7 @@ def check_paths(paths: list[Path]) -> list[Problem]:
         problems += check_spec(spec, str(path))
         for seen, value, what in (
             (slugs, spec.slug, "slug"),
-            (keywords, normalise(spec.keyword), "keyword"),
+            (keywords, keyword_form(spec.keyword), "keyword"),
         ):
             if value in seen:
                 problems.append(

@@ -41,7 +41,6 @@ from dripper.models import (
     subscription_table,
 )
 from dripper.models import SubscriptionState as State
-from dripper.readiness import pacing
 from dripper.sms.outbox import (
     DeliveryState,
     collect_deliveries,
@@ -51,7 +50,7 @@ from dripper.sms.outbox import (
     queue_message,
     state_of,
 )
-from dripper.subscriptions import schedule, states
+from dripper.subscriptions import schedule, silence, states
 from dripper.subscriptions.states import SCHEDULED_STATES, NextAction
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
         return Outcome.COMPLETED
     if _question_went_unanswered(subscription):
         subscription.unanswered_questions = (subscription.unanswered_questions or 0) + 1
-    if pacing.silent_too_long(subscription):
+    if silence.silent_too_long(subscription):
         # Several questions in a row went unanswered: ask once, then leave them be.
         _queue_check_in(subscription, now)
         states.go_dormant(subscription)
@@ -201,7 +200,7 @@ def _send_question(subscription: Subscription, now: datetime) -> Outcome:
         )
         outcome = Outcome.QUESTION
     # Silence is information too: after unanswered questions, lessons come less often.
-    states.question_done(subscription, now, gap_days=pacing.gap_after_question(subscription))
+    states.question_done(subscription, now, gap_days=silence.gap_after_question(subscription))
     return outcome
 
 

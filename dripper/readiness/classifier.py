@@ -19,17 +19,20 @@ A reply is read in its conversation: ``classify(text, question)`` takes the ques
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
-from dripper.conversation.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
+from dripper.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
 from dripper.labels import ReplyLabel
+from dripper.readiness.commands import match_command
+from dripper.readiness.crisis import crisis_assessment, has_risk_words, without_figures
+from dripper.readiness.dates import pause_days, reschedule_time
 from dripper.readiness.evaluation import EvaluationReport, score
 from dripper.readiness.model import (
     CORPUS_DIR,
@@ -39,19 +42,8 @@ from dripper.readiness.model import (
     train,
     training_rows,
 )
-from dripper.readiness.rules import (
-    crisis_assessment,
-    has_risk_words,
-    keyword_baseline,
-    match_command,
-    mentions_service,
-    normalise_text,
-    opt_out_negated,
-    own_habit,
-    pause_days,
-    reschedule_time,
-    without_figures,
-)
+from dripper.readiness.opt_out import mentions_service, opt_out_negated, own_habit
+from dripper.readiness.text import pattern_form
 
 __all__ = [
     "ANSWERS_SOURCE",
@@ -65,8 +57,6 @@ __all__ = [
     "cross_validate_by_question",
     "evaluate",
     "evaluate_in_context",
-    "evaluate_keyword_baseline",
-    "keyword_baseline",
     "train",
 ]
 
@@ -77,7 +67,7 @@ REVIEW_THRESHOLD = 0.5
 #: The model's crisis probability that raises a crisis on its own ...
 CRISIS_PROBABILITY = 0.5
 #: ... and the lower one that does when the reply also uses a word that can carry danger
-#: (``rules.has_risk_words``): two weak signals agreeing. Low on purpose, because a missed crisis
+#: (``crisis.has_risk_words``): two weak signals agreeing. Low on purpose, because a missed crisis
 #: costs far more than an admin reading a false alarm. Both were chosen by cross-validation on the
 #: training split for about 2% false alarms on replies that are not crises.
 CRISIS_PROBABILITY_WITH_RISK_WORDS = 0.25
@@ -100,8 +90,6 @@ _KEYWORD_CONFIDENCE = 1.0
 _SAFETY_CONFIDENCE = 0.95
 _COMMAND_CONFIDENCE = 0.9
 
-#: Where ``Classifier.load`` looks when no path is given and ``DRIPPER_CLASSIFIER_MODEL`` is unset.
-MODEL_ENV = "DRIPPER_CLASSIFIER_MODEL"
 
 #: The corpus files of replies read alone: the original held-out split is their test rows.
 STANDALONE_SOURCES = ("intents", "readiness")
@@ -126,6 +114,15 @@ _KEYWORD_LABELS = {
 }
 
 
+class Layer(StrEnum):
+    """The layer that decided a reply (see the module's docstring)."""
+
+    KEYWORD = "keyword"
+    SAFETY = "safety"
+    COMMAND = "command"
+    MODEL = "model"
+
+
 @dataclass(frozen=True)
 class Classification:
     """What one reply means.
@@ -138,7 +135,7 @@ class Classification:
     text: str
     label: ReplyLabel
     confidence: float
-    layer: str  # "keyword" | "command" | "safety" | "model"
+    layer: Layer
     command: Command | None = None
     days: int | None = None
     at: time | None = None
@@ -179,11 +176,10 @@ class Classifier:
     ) -> Classifier:
         """Load a saved model; without one, train from the packaged corpus in memory.
 
-        ``path`` falls back to ``$DRIPPER_CLASSIFIER_MODEL``. A missing or unreadable file is not
-        fatal: replies must still be classified, so the packaged corpus is used instead.
+        The app passes its ``CLASSIFIER_MODEL_PATH`` (``dripper.readiness.service``). A missing or
+        unreadable file is not fatal: replies must still be classified, so the packaged corpus is
+        used instead.
         """
-        if path is None and os.environ.get(MODEL_ENV):
-            path = Path(os.environ[MODEL_ENV])
         model: TrainedModel | None = None
         if path is not None and Path(path).is_file():
             try:
@@ -216,9 +212,9 @@ class Classifier:
             # parse_command returns None for sentences that merely start with a keyword
             # ("time to let go of trying to fix him"), so a command here is a real keyword.
             return self._keyword(text, command)
-        norm = normalise_text(text)
+        norm = pattern_form(text)
         if not norm:
-            return Classification(text, ReplyLabel.NEUTRAL, 1.0, "keyword", rule="empty")
+            return Classification(text, ReplyLabel.NEUTRAL, 1.0, Layer.KEYWORD, rule="empty")
 
         reason, review = crisis_assessment(norm)
         if reason:
@@ -226,7 +222,7 @@ class Classifier:
                 text,
                 ReplyLabel.CRISIS,
                 _SAFETY_CONFIDENCE,
-                "safety",
+                Layer.SAFETY,
                 needs_review=True,
                 rule=reason,
             )
@@ -239,7 +235,7 @@ class Classifier:
                 verdict = "review"
             if verdict == "crisis":
                 return Classification(
-                    text, ReplyLabel.CRISIS, p, "safety", needs_review=True, rule="model_crisis"
+                    text, ReplyLabel.CRISIS, p, Layer.SAFETY, needs_review=True, rule="model_crisis"
                 )
             if verdict == "review" and review is None:
                 review = "model_crisis"
@@ -249,7 +245,7 @@ class Classifier:
                 text,
                 hit.label,
                 _COMMAND_CONFIDENCE,
-                "command",
+                Layer.COMMAND,
                 days=hit.days,
                 at=hit.at,
                 needs_review=review is not None,
@@ -334,7 +330,7 @@ class Classifier:
             text,
             label,
             confidence,
-            "model",
+            Layer.MODEL,
             days=days,
             at=at,
             needs_review=(
@@ -354,7 +350,7 @@ class Classifier:
             text,
             label,
             _KEYWORD_CONFIDENCE,
-            "keyword",
+            Layer.KEYWORD,
             command=command,
             days=days,
             at=command.at,
@@ -535,19 +531,4 @@ def cross_validate(
         predicted,
         texts=texts,
         layers=dict(layers),
-    )
-
-
-def evaluate_keyword_baseline(
-    corpus_dir: Path | None = None, *, sources: Iterable[str] | None = None
-) -> EvaluationReport:
-    """Score the keyword-only router (``keyword_baseline``) on the same held-out rows."""
-    examples = read_corpus(CORPUS_DIR if corpus_dir is None else corpus_dir)
-    keep = None if sources is None else set(sources)
-    tests = [e for e in examples if e.split == "test" and (keep is None or e.source in keep)]
-    return score(
-        "keyword baseline",
-        [e.label for e in tests],
-        [keyword_baseline(e.text) for e in tests],
-        texts=[e.text for e in tests],
     )

@@ -8,12 +8,8 @@ import sys
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from dripper.readiness.classifier import (
-    STANDALONE_SOURCES,
-    evaluate,
-    evaluate_in_context,
-    evaluate_keyword_baseline,
-)
+from dripper.readiness.baseline import evaluate_keyword_baseline
+from dripper.readiness.classifier import STANDALONE_SOURCES, evaluate, evaluate_in_context
 from dripper.readiness.service import DatabaseNotReady, corrections, get_classifier, retrain
 
 classifier_cli = AppGroup("classifier", help="The reply model.")

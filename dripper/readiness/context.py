@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from dripper.readiness.rules import normalise_text
+from dripper.readiness.text import pattern_form
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -72,7 +72,7 @@ def question_cues(question: str | None) -> tuple[str, ...]:
     """
     if not question:
         return ()
-    norm = normalise_text(question)
+    norm = pattern_form(question)
     if not norm:
         return ()
     return ("any", *(name for name, pattern in _QUESTION_CUES if pattern.search(norm)))

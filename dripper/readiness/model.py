@@ -31,7 +31,7 @@ import numpy as np
 
 from dripper.labels import ReplyLabel
 from dripper.readiness.context import context_features
-from dripper.readiness.rules import normalise_text
+from dripper.readiness.text import pattern_form
 
 #: The corpus shipped with the package (CSV files with a ``text,label,split`` header, and
 #: optionally ``lesson,question``: the question the reply answers).
@@ -61,7 +61,7 @@ _WHITE = re.compile(r"\s\s+")
 
 def model_text(text: str) -> str:
     """The normalised form the model sees, bounded in length."""
-    norm = normalise_text(text)
+    norm = pattern_form(text)
     if len(norm) > _MAX_MODEL_CHARS:
         half = _MAX_MODEL_CHARS // 2
         norm = norm[:half] + " " + norm[-half:]

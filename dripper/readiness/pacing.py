@@ -11,24 +11,21 @@ The policy, per label (a course's pacing settings override each number):
 - a label the classifier is unsure of takes the gentlest pace and waits for review.
 
 Commands (opt_out, help, pause, more, reschedule) are acted on by the conversation layer.
+
+The policy is pure: ``decide`` reads a subscription's ``Facts`` and returns a ``Decision``;
+the conversation layer (``dripper.conversation.apply``) carries it out through the named
+transitions, the outbox and the alerts.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime
+from enum import StrEnum
 
-from dripper.extensions import db
-from dripper.jobs import enqueue_after_commit
 from dripper.labels import ReplyLabel
-from dripper.logs import mask_phone
-from dripper.models import Alert, AlertKind, Message, Subscription, SubscriptionState
-from dripper.sms.outbox import lesson_key
+from dripper.models import AlertKind, Subscription, SubscriptionState
 from dripper.subscriptions import schedule, states
 from dripper.subscriptions.states import NextAction
-
-log = logging.getLogger(__name__)
 
 #: Where each label pulls readiness (-1 pushing away … +1 leaning in).
 LABEL_VALUE = {
@@ -43,162 +40,132 @@ LABEL_VALUE = {
 }
 #: How much of the old score each new label keeps (a decaying average).
 DECAY = 0.7
+#: Resistant replies in a row after which the next lesson is offered rather than sent.
+RESISTANT_STREAK_TO_OFFER = 2
+
+#: The course message that answers a crisis reply.
+CRISIS_RESPONSE = "crisis_response"
+RESISTANT_ACK = "resistant_ack"
+OVERWHELMED_ACK = "overwhelmed_ack"
+
+
+class Step(StrEnum):
+    """What a reply does to the schedule; each names a transition in ``subscriptions.states``."""
+
+    KEEP = "keep"  # nothing changes
+    LESSON = "lesson"  # states.lesson_at
+    OFFER = "offer"  # states.offer_next
+    CHECK_IN = "check_in"  # states.check_in_at
+    HOLD = "hold"  # states.hold
 
 
 @dataclass(frozen=True)
-class Reply:
-    """What the conversation layer should answer, if anything: a course message name."""
+class Pacing:
+    """The course's pacing numbers the policy reads (``dripper.courses.spec.PACING_DEFAULTS``)."""
 
-    message: str | None = None
-
-
-def update_readiness(subscription: Subscription, label: ReplyLabel) -> None:
-    value = LABEL_VALUE.get(label)
-    if value is not None:
-        subscription.readiness = round(
-            DECAY * (subscription.readiness or 0.0) + (1 - DECAY) * value, 4
-        )
+    resistant_days: int
+    resistant_streak_days: int
+    overwhelmed_hold_days: int
 
 
-def _days(subscription: Subscription, name: str) -> int:
-    return schedule.pacing_count(subscription.course, name)
+@dataclass(frozen=True)
+class Facts:
+    """What the policy knows of a subscription when a labelled reply comes in."""
+
+    state: SubscriptionState
+    next_action: str | None
+    readiness: float
+    resistant_streak: int
+    pacing: Pacing
 
 
-def _lesson_day(subscription: Subscription, now: datetime) -> datetime:
-    return subscription.last_lesson_at or now
+@dataclass(frozen=True)
+class Decision:
+    """What should happen after one labelled reply.
+
+    ``heard``: the reply counts as the person being here (``states.reply_received``: quiet
+    counters reset, a dormant or waiting course woken). ``step`` is then taken at the daily
+    slot ``days`` after the local day of the last lesson (never in the past).
+    ``acknowledgement`` is a course message to answer with, at most once per lesson;
+    ``answer`` is one to answer with every time (the crisis response). ``alert`` is the kind
+    of alert to open for the team, if any.
+    """
+
+    label: ReplyLabel
+    readiness: float
+    resistant_streak: int
+    heard: bool = False
+    step: Step = Step.KEEP
+    days: int = 0
+    acknowledgement: str | None = None
+    answer: str | None = None
+    alert: AlertKind | None = None
 
 
-def _next_lesson_in(subscription: Subscription, now: datetime, days: int) -> datetime:
-    """The daily slot ``days`` after the day of the last lesson, never in the past."""
-    at = schedule.next_daily_slot(
-        subscription.subscriber, subscription.course, _lesson_day(subscription, now), days=days
+def facts_of(subscription: Subscription) -> Facts:
+    """The facts ``decide`` reads, taken from a subscription and its course."""
+    course = subscription.course
+    return Facts(
+        state=subscription.state,
+        next_action=subscription.next_action,
+        readiness=subscription.readiness or 0.0,
+        resistant_streak=subscription.resistant_streak or 0,
+        pacing=Pacing(
+            resistant_days=schedule.pacing_count(course, "resistant_days"),
+            resistant_streak_days=schedule.pacing_count(course, "resistant_streak_days"),
+            overwhelmed_hold_days=schedule.pacing_count(course, "overwhelmed_hold_days"),
+        ),
     )
-    return max(at, schedule.next_daily_slot(subscription.subscriber, subscription.course, now))
 
 
-def apply(
-    subscription: Subscription,
-    message: Message,
-    label: ReplyLabel,
-    *,
-    needs_review: bool,
-    now: datetime,
-) -> Reply:
-    """Act on a free-text reply's label; the caller commits and sends the reply."""
-    update_readiness(subscription, label)
+def readiness_after(score: float, label: ReplyLabel) -> float:
+    """The readiness score after one more label (labels with no value leave it as it was)."""
+    value = LABEL_VALUE.get(label)
+    if value is None:
+        return score
+    return round(DECAY * score + (1 - DECAY) * value, 4)
+
+
+def decide(facts: Facts, label: ReplyLabel, *, needs_review: bool) -> Decision:
+    """What a free-text reply with ``label`` should change, answer and raise."""
+    readiness = readiness_after(facts.readiness, label)
+    streak = facts.resistant_streak
     if label is ReplyLabel.CRISIS:
-        return _crisis(subscription, message, now)
-    if subscription.state not in states.LIVE_STATES:
-        return Reply()
-    woke = subscription.state in (SubscriptionState.DORMANT, SubscriptionState.WAITING)
-    states.reply_received(subscription, now)
-    if subscription.state is SubscriptionState.HELD:
-        return Reply()  # held for a person on the team; a reply does not restart lessons
+        # Hold everything, tell the team; the reply is the crisis response.
+        live = facts.state in states.LIVE_STATES
+        return Decision(
+            label, readiness, streak, step=Step.HOLD if live else Step.KEEP,
+            answer=CRISIS_RESPONSE, alert=AlertKind.CRISIS,
+        )  # fmt: skip
+    if facts.state not in states.LIVE_STATES:
+        return Decision(label, readiness, streak)
+    if facts.state is SubscriptionState.HELD:
+        # Held for a person on the team; a reply does not restart lessons.
+        return Decision(label, readiness, streak, heard=True)
+    pacing = facts.pacing
     if needs_review:
         # Unsure what they meant: no acknowledgement that might misread them, and the
         # gentlest pace the policy has short of holding lessons.
-        _lesson_at(
-            subscription, _next_lesson_in(subscription, now, _days(subscription, "resistant_days"))
+        return Decision(
+            label, readiness, streak, heard=True, step=Step.LESSON, days=pacing.resistant_days
         )
-        return Reply()
     if label is ReplyLabel.RESISTANT:
-        return _resistant(subscription, message, now)
-    subscription.resistant_streak = 0
+        streak += 1
+        if streak >= RESISTANT_STREAK_TO_OFFER:
+            step, days = Step.OFFER, pacing.resistant_streak_days
+        else:
+            step, days = Step.LESSON, pacing.resistant_days
+        return Decision(
+            label, readiness, streak, heard=True, step=step, days=days,
+            acknowledgement=RESISTANT_ACK,
+        )  # fmt: skip
     if label is ReplyLabel.OVERWHELMED:
-        return _overwhelmed(subscription, message, now)
-    if woke or subscription.next_action in (NextAction.LESSON, NextAction.QUESTION, None):
-        _lesson_at(subscription, _next_lesson_in(subscription, now, 1))
-    return Reply()
-
-
-def _lesson_at(subscription: Subscription, at: datetime) -> None:
-    states.lesson_at(subscription, at)
-
-
-def acknowledgement_key(subscription: Subscription, kind: str) -> str:
-    """The dedupe key of an acknowledgement: one of each kind per lesson."""
-    return lesson_key(subscription.id, subscription.last_lesson_id, kind)
-
-
-def _acknowledged(subscription: Subscription, kind: str) -> bool:
-    """One acknowledgement per lesson at most: a second would be pressure."""
-    key = acknowledgement_key(subscription, kind)
-    return db.session.query(Message.id).filter(Message.dedupe_key == key).first() is not None
-
-
-def _resistant(subscription: Subscription, message: Message, now: datetime) -> Reply:
-    subscription.resistant_streak = (subscription.resistant_streak or 0) + 1
-    if subscription.resistant_streak >= 2:
-        at = _next_lesson_in(subscription, now, _days(subscription, "resistant_streak_days"))
-        states.offer_next(subscription, at)
-    else:
-        _lesson_at(
-            subscription, _next_lesson_in(subscription, now, _days(subscription, "resistant_days"))
-        )
-    if _acknowledged(subscription, "resistant_ack"):
-        return Reply()
-    return Reply("resistant_ack")
-
-
-def _overwhelmed(subscription: Subscription, message: Message, now: datetime) -> Reply:
-    at = _next_lesson_in(subscription, now, _days(subscription, "overwhelmed_hold_days"))
-    states.check_in_at(subscription, at)
-    if _acknowledged(subscription, "overwhelmed_ack"):
-        return Reply()
-    return Reply("overwhelmed_ack")
-
-
-def _crisis(subscription: Subscription, message: Message, now: datetime) -> Reply:
-    """Hold everything, record an open alert, tell the team; the reply is the crisis response."""
-    if subscription.state in states.LIVE_STATES:
-        states.hold(subscription)
-    raise_alert(message, subscription, now)
-    return Reply("crisis_response")
-
-
-def raise_alert(
-    message: Message,
-    subscription: Subscription | None,
-    now: datetime,
-    *,
-    kind: AlertKind = AlertKind.CRISIS,
-) -> Alert:
-    """An open alert for the team: recorded, logged at warning, POSTed after commit.
-
-    ``crisis``: the person was sent the crisis lines and lessons are held. ``review``: a
-    reply that may be about danger but reads as a worry or a plan; nothing was sent to
-    the person for it and lessons go on, but a person on the team should read it.
-    """
-    alert = Alert(kind=kind.value, subscription=subscription, message=message, created_at=now)
-    db.session.add(alert)
-    db.session.flush()
-    if kind is AlertKind.REVIEW:
-        log.warning(
-            "reply from %s (subscription %s) to review for danger: alert %s open",
-            mask_phone(message.phone),
-            subscription.id if subscription else "none",
-            alert.id,
-        )
-    else:
-        log.warning(
-            "crisis reply from %s (subscription %s): lessons held, alert %s open",
-            mask_phone(message.phone),
-            subscription.id if subscription else "none",
-            alert.id,
-        )
-    from dripper.readiness.tasks import notify_admins
-
-    enqueue_after_commit(notify_admins, alert.id)
-    return alert
-
-
-def gap_after_question(subscription: Subscription) -> int:
-    """Days from a lesson to the next when nothing else decided: silence slows the pace."""
-    if (subscription.unanswered_questions or 0) >= _days(subscription, "silent_slowdown_after"):
-        return 2
-    return 1
-
-
-def silent_too_long(subscription: Subscription) -> bool:
-    """Enough unanswered questions in a row that the next step is a check-in, not a lesson."""
-    return (subscription.unanswered_questions or 0) >= _days(subscription, "silent_check_in_after")
+        return Decision(
+            label, readiness, 0, heard=True, step=Step.CHECK_IN,
+            days=pacing.overwhelmed_hold_days, acknowledgement=OVERWHELMED_ACK,
+        )  # fmt: skip
+    woke = facts.state in (SubscriptionState.DORMANT, SubscriptionState.WAITING)
+    if woke or facts.next_action in (NextAction.LESSON, NextAction.QUESTION, None):
+        return Decision(label, readiness, 0, heard=True, step=Step.LESSON, days=1)
+    # A check-in or an offer is due: a reply does not bring the lesson forward.
+    return Decision(label, readiness, 0, heard=True)

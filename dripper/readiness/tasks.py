@@ -15,14 +15,13 @@ import uuid
 import redis
 import requests
 from celery import shared_task
-from flask import current_app
+from flask import Flask, current_app
 
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.logs import mask_phone
 from dripper.models import Alert, AlertKind
 from dripper.readiness.alerts import claim_unnotified, record_failed_notification
-from dripper.sms.ratelimit import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def notify_admins(alert_id: int) -> str:
     url = current_app.config.get("ADMIN_ALERT_WEBHOOK")
     if not url:
         return "no webhook"
-    client = redis_client(current_app._get_current_object())  # type: ignore[attr-defined]
+    client = _redis(current_app._get_current_object())  # type: ignore[attr-defined]
     key, token = f"{_LOCK_PREFIX}{alert_id}", uuid.uuid4().hex
     if not client.set(key, token, nx=True, ex=LOCK_SECONDS):
         return "in progress"  # another run is POSTing it; it records the outcome
@@ -68,6 +67,17 @@ def notify_admins(alert_id: int) -> str:
             client.eval(_RELEASE, 1, key, token)
         except redis.RedisError:  # pragma: no cover - it expires by itself
             log.warning("could not release the notification lock of alert %s", alert_id)
+
+
+def _redis(app: Flask) -> redis.Redis:
+    """The Redis connection that holds the notification locks, one per app."""
+    client = app.extensions.get("dripper.readiness.redis")
+    if client is None:
+        client = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=5, socket_timeout=10
+        )
+        app.extensions["dripper.readiness.redis"] = client
+    return client
 
 
 def _notify(alert_id: int, url: str) -> str:

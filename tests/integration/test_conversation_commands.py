@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from inbound_support import Handset, confirmed_handset, set_clock, webhook_config
 
-from dripper.conversation.keywords import STOP_WORDS
 from dripper.extensions import db
+from dripper.keywords import STOP_WORDS
 from dripper.models import (
     Direction,
     Lesson,

@@ -6,9 +6,10 @@ from datetime import date, time
 
 import pytest
 
-from dripper.conversation.keywords import Keyword
+from dripper.keywords import Keyword
 from dripper.labels import ReplyLabel
-from dripper.readiness.classifier import Classification, Classifier, keyword_baseline
+from dripper.readiness.baseline import keyword_baseline
+from dripper.readiness.classifier import Classification, Classifier
 
 # A Wednesday, so "till monday" has one right answer.
 WEDNESDAY = date(2026, 11, 25)

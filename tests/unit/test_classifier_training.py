@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from dripper.labels import ReplyLabel
+from dripper.readiness.baseline import evaluate_keyword_baseline
 from dripper.readiness.classifier import (
     Classifier,
     EvaluationReport,
     evaluate,
-    evaluate_keyword_baseline,
     train,
 )
 from dripper.readiness.model import FORMAT_VERSION, ModelFileError, TrainedModel, read_corpus

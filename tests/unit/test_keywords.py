@@ -1,4 +1,4 @@
-"""Exact SMS keywords (dripper.conversation.keywords): whole-message commands and free text."""
+"""Exact SMS keywords (dripper.keywords): whole-message commands and free text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from dripper.conversation.keywords import Keyword, parse_clock, parse_command
+from dripper.keywords import Keyword, parse_command, read_time_of_day
 
 
 @pytest.mark.parametrize(
@@ -83,5 +83,5 @@ def test_course_keywords_join() -> None:
     ("text", "at"),
     [("7pm", time(19, 0)), ("12am", time(0, 0)), ("12 pm", time(12, 0)), ("25:00", None)],
 )
-def test_parse_clock(text: str, at: time | None) -> None:
-    assert parse_clock(text) == at
+def test_read_time_of_day(text: str, at: time | None) -> None:
+    assert read_time_of_day(text) == at

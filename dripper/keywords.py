@@ -75,14 +75,14 @@ class Command:
     error: str | None = None
 
 
-def normalise(text: str) -> str:
+def keyword_form(text: str) -> str:
     """Upper-case a message and strip the spaces and punctuation around it."""
     return " ".join(text.strip(_WRAPPING).upper().split())
 
 
-def parse_clock(text: str) -> time | None:
+def read_time_of_day(text: str) -> time | None:
     """Read a time of day as people text it: ``7pm``, ``19:30``, ``7:30 am``, ``7.30pm``."""
-    match = _CLOCK.match(normalise(text))
+    match = _CLOCK.match(keyword_form(text))
     if not match:
         return None
     hour, minute = int(match["hour"]), int(match["minute"] or 0)
@@ -100,7 +100,7 @@ def parse_clock(text: str) -> time | None:
 
 def parse_command(text: str, course_keywords: frozenset[str] = frozenset()) -> Command | None:
     """Return the command a whole message spells, or ``None`` for free text."""
-    word = normalise(text)
+    word = keyword_form(text)
     if not word:
         return None
     if word in _SIMPLE:
@@ -116,7 +116,7 @@ def parse_command(text: str, course_keywords: frozenset[str] = frozenset()) -> C
         return Command(Keyword.PAUSE, "PAUSE", days=days)
     if match := _TIME.match(word):
         argument = match[1] or ""
-        at = parse_clock(argument) if argument else None
+        at = read_time_of_day(argument) if argument else None
         if at is not None:
             return Command(Keyword.TIME, "TIME", at=at)
         if _is_sentence(argument):
