@@ -11,9 +11,10 @@ from dripper.phones import (
     UnsupportedPhone,
     display,
     inbound_phone,
-    normalise,
     parse_phone,
+    textable_e164,
     time_zones_for,
+    written_e164,
 )
 
 
@@ -34,7 +35,7 @@ from dripper.phones import (
     ],
 )
 def test_every_common_way_of_writing_a_us_number_is_the_same_e164(written: str) -> None:
-    assert normalise(written) == "+12015550123"
+    assert textable_e164(written) == "+12015550123"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_every_common_way_of_writing_a_us_number_is_the_same_e164(written: str) 
 def test_international_mobile_numbers_are_read_with_their_country_code(
     written: str, e164: str
 ) -> None:
-    assert normalise(written) == e164
+    assert textable_e164(written) == e164
 
 
 @pytest.mark.parametrize(
@@ -142,3 +143,11 @@ def test_an_inbound_from_a_number_range_newer_than_the_metadata_is_still_accepte
 def test_a_number_is_shown_masked_to_the_person() -> None:
     assert display("+12015550123") == "+1 ••• 0123"
     assert display("+447400123456") == "+44 ••• 3456"
+
+
+def test_an_admin_lookup_reads_any_spelling_of_a_stored_number_even_a_landline() -> None:
+    """``subscriber export 020 7946 0018``-style lookups find numbers we could no longer text."""
+    assert written_e164("(201) 555-0123") == "+12015550123"
+    assert written_e164("+44 20 7946 0018") == "+442079460018"
+    with pytest.raises(InvalidPhone):
+        written_e164("not a number")
