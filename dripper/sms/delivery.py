@@ -576,16 +576,17 @@ def _mark_canceled(message: Message) -> None:
     log.info("message %s to %s canceled: not textable", message.id, mask_phone(message.phone))
 
 
-def _parked(message: Message) -> bool:
-    return message.retry_at is not None and message.retry_at > now()
+def _parked(message: Message, moment: datetime | None = None) -> bool:
+    return message.retry_at is not None and message.retry_at > (moment or now())
 
 
-def _window_opening(message: Message) -> datetime | None:
-    """When the message's sending window next opens, if it is closed now (else None)."""
+def _window_opening(message: Message, moment: datetime | None = None) -> datetime | None:
+    """When the message's sending window next opens, if it is closed at ``moment`` (now,
+    by default), else None."""
     window = SendWindow.from_json(message.send_window)
     if window is None:
         return None  # a reply to the person's own text: no window
-    moment = now()
+    moment = moment or now()
     return None if window.is_open(moment) else window.next_opening(moment)
 
 
@@ -738,6 +739,7 @@ def _start_attempts(
     """Read the messages again under their locks and commit their attempts as started
     (one transaction); returns (id, to, body) of the messages to send now."""
     messages = _load(held)
+    moment = now()  # one reading for the wave (the sandbox clock's is a query)
     fresh: dict[int, list[Message]] = {}
     for message_id in held:
         message = messages.get(message_id)
@@ -749,9 +751,9 @@ def _start_attempts(
         elif not may_send(message):  # a STOP may have come in while it waited for a slot
             _mark_canceled(message)
             report.note(message_id, DeliveryOutcome.CANCELED)
-        elif _parked(message):
+        elif _parked(message, moment):
             report.note(message_id, DeliveryOutcome.DEFERRED)
-        elif (opening := _window_opening(message)) is not None:
+        elif (opening := _window_opening(message, moment)) is not None:
             # Quiet hours are checked here, not only when the drip wrote the message: an
             # outage or a backlog must not carry a lesson into the night.
             _defer(message, opening)
@@ -777,7 +779,7 @@ def _start_attempts(
                 )
                 .values(
                     attempts=expected + 1,
-                    status_at=now(),
+                    status_at=moment,
                     error_code=None,
                     error_message=None,
                     outcome_unknown=True,  # until the provider answers
