@@ -48,6 +48,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
+from dripper import config as configuration
 from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.courses.gsm import count_segments
@@ -79,9 +80,6 @@ from dripper.window import SendWindow
 
 log = logging.getLogger(__name__)
 
-#: Outside an app: the send lock's lifetime (an app's is SEND_LOCK_SECONDS, see
-#: dripper/config.py).
-DEFAULT_SEND_LOCK_SECONDS = 90.0
 _LOCK_PREFIX = "dripper:sms:sending:"
 
 #: Sids already stored for the number within this window are never adopted by a lookup.
@@ -158,7 +156,7 @@ def lookup_delay(app: object) -> float:
 def send_lock_seconds(app: object) -> float:
     """How long a send lock lives unless released (SEND_LOCK_SECONDS)."""
     config = getattr(app, "config", {})
-    return float(config.get("SEND_LOCK_SECONDS") or DEFAULT_SEND_LOCK_SECONDS)
+    return float(config.get("SEND_LOCK_SECONDS") or configuration.send_lock_seconds(config))
 
 
 def retry_delay(retries: int, retry_after: float | None = None) -> float:
