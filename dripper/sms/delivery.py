@@ -690,10 +690,6 @@ class DeliveryReport:
     started: set[int] = field(default_factory=set)
     sids: dict[int, str] = field(default_factory=dict)
 
-    @property
-    def finished(self) -> set[int]:
-        return set(self.outcome_of)
-
     def note(self, message_id: int, outcome: DeliveryOutcome) -> None:
         self.outcomes[outcome.value] += 1
         self.outcome_of[message_id] = outcome
