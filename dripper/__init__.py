@@ -77,6 +77,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from dripper.metrics.scrape import bp as metrics_bp
     from dripper.sandbox import bp as sandbox_bp
     from dripper.signup import bp as signup_bp
+    from dripper.sms.errors import on_refusal
+    from dripper.subscriptions.refusals import apply_refusal
     from dripper.webhooks import bp as webhooks_bp
 
     app.register_blueprint(admin_bp)
@@ -86,4 +88,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(signup_bp)
     app.register_blueprint(webhooks_bp)
     register_commands(app)
+    # What the carrier says about a person (opted out, unreachable) changes their
+    # subscriptions; the sending side only names it (dripper/sms/errors.py).
+    on_refusal(app, apply_refusal)
     return app

@@ -44,6 +44,13 @@ DEFAULTS: dict[str, Any] = {
     "SEND_RATE_REPLY_SHARE": 0.2,  # part of SEND_RATE the drip leaves free for replies
     "TWILIO_LOOKUP_DELAY": 60.0,  # seconds before an unanswered send is looked up, and between lookups
     "DELIVERY_STALE_AFTER": 600,  # seconds a pending outbound message waits before the sweep re-queues it
+    # Seconds a message's send lock lives when its holder dies without releasing it; the
+    # sweep leaves a locked message alone, so recovery after a worker is killed takes
+    # max(DELIVERY_STALE_AFTER, this) + a sweep (60 s) + the lookups. Default (None):
+    # the longest a single delivery holds it before its provider call has answered or
+    # timed out, a lookup and a send (TWILIO_TIMEOUT each) and the longest wait for a
+    # slot (SEND_RATE_MAX_WAIT): 90 s with the defaults.
+    "SEND_LOCK_SECONDS": None,
     "SIGNUP_IP_LIMIT": "5/hour;20/day",  # web signups per client address
     "SIGNUP_PHONE_LIMIT": "3/day",  # web signups per phone number
     # Proxies in front of the web process whose X-Forwarded-For/-Proto are trusted.
@@ -79,6 +86,7 @@ _FLOATS = {
     "TWILIO_TIMEOUT",
     "SEND_RATE_MAX_WAIT",
     "TWILIO_LOOKUP_DELAY",
+    "SEND_LOCK_SECONDS",
     "DELIVERY_RETRY_BASE",
     "DELIVERY_RETRY_MAX_DELAY",
 }
@@ -160,6 +168,8 @@ def load(
         settings["SMS_BACKEND"] = "twilio" if has_credentials else "console"
     if settings["SMS_BACKEND"] not in {"twilio", "console"}:
         raise ConfigError(f"SMS_BACKEND must be twilio or console, not {settings['SMS_BACKEND']!r}")
+    if not settings["SEND_LOCK_SECONDS"]:
+        settings["SEND_LOCK_SECONDS"] = send_lock_seconds(settings)
     if not settings["CLASSIFIER_MODEL_PATH"]:
         settings["CLASSIFIER_MODEL_PATH"] = str(instance / "reply-model.npz")
     settings["PUBLIC_URL"] = str(settings["PUBLIC_URL"]).rstrip("/")
@@ -185,6 +195,13 @@ def load(
             raise ConfigError("SECRET_KEY is required unless DRIPPER_SANDBOX=1")
         settings["SECRET_KEY"] = _instance_secret(instance)
     return settings
+
+
+def send_lock_seconds(settings: Mapping[str, Any]) -> float:
+    """SEND_LOCK_SECONDS derived from the settings it must cover (see DEFAULTS)."""
+    timeout = float(settings.get("TWILIO_TIMEOUT") or DEFAULTS["TWILIO_TIMEOUT"])
+    max_wait = float(settings.get("SEND_RATE_MAX_WAIT") or DEFAULTS["SEND_RATE_MAX_WAIT"])
+    return 2 * timeout + max_wait
 
 
 def _is_local(url: str) -> bool:

@@ -1,17 +1,22 @@
-"""Delivering one stored message exactly once, and what happens when that fails.
+"""Delivering stored messages exactly once, and what happens when that fails.
 
 The row exists before the provider is called. Each attempt is committed as started
 (``attempts`` + 1) before the call; an attempt whose answer was lost leaves the row
 without a provider sid, and the next run looks the message up at the provider before
-it sends anything again. A per-message lock in Redis keeps two workers (a task and its
-redelivered twin) from calling the provider for the same row at the same time.
+it sends anything again. A per-message lock in Redis (``SEND_LOCK_SECONDS``) keeps two
+workers (a task and its redelivered twin) from calling the provider for the same row at
+the same time.
 
-``deliver_messages`` does the same for a chunk of messages (the drip's lessons): one
-query to read them, one Redis call for their send slots, and per wave of slots one
-pipeline for their locks, one transaction to start their attempts, the provider calls
-(a few at a time, in threads), and one transaction for the answers. Whatever needs
-more than one plain attempt (a lookup, a retry, a busy lock) is handed to ``deliver``,
-one task per message, with the same backoff the single path uses.
+There is one way to send: ``_send_held`` takes messages whose send locks are held and
+whose send slots are reserved, reads them again under the locks, commits their attempts
+as started (one transaction), makes the provider calls (a few at a time, in threads, each
+at its slot) and stores the answers (one transaction). ``deliver_messages`` feeds it a
+chunk (the drip's lessons) wave by wave: one query to read them, one Redis call for
+their send slots, one pipeline per wave for their locks. ``deliver_message`` feeds it one
+message, after what only a single delivery does: looking up an earlier attempt whose
+answer was lost. Whatever a chunk cannot finish with one plain attempt (a lookup, a
+retry, a busy lock) is handed to ``deliver``, one task per message; a single delivery
+raises it, for the task to retry with the same backoff.
 
 A refused send (429, 5xx, a timeout) is retried with capped exponential backoff for
 DELIVERY_RETRY_FOR (12 h) after the first refusal. A retry due within a few minutes waits
@@ -26,6 +31,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import random
 import time
 import uuid
 from collections import Counter
@@ -38,10 +44,11 @@ from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
-from flask import current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
+from dripper import config as configuration
 from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.extensions import db
@@ -65,17 +72,14 @@ from dripper.sms.base import (
     SendError,
     SendResult,
 )
-from dripper.sms.errors import apply_permanent_error, describe
-from dripper.sms.queues import delivery_queue, is_reply
+from dripper.sms.errors import describe, record_permanent_error
+from dripper.sms.queues import delivery_queue, is_reply, single_delivery
 from dripper.sms.ratelimit import Lane, SendRateWaitTooLong, get_limiter, redis_client
 from dripper.sms.senders import get_sender
 from dripper.window import SendWindow
 
 log = logging.getLogger(__name__)
 
-#: Longer than a delivery task may live (its hard time limit), so a lock held by a
-#: worker that died frees itself only once that worker is surely gone.
-SEND_LOCK_SECONDS = 180
 _LOCK_PREFIX = "dripper:sms:sending:"
 
 #: Sids already stored for the number within this window are never adopted by a lookup.
@@ -94,14 +98,29 @@ COUNTDOWN_LIMIT = 300.0
 #: Rounds a task waits for another worker's send lock before leaving the message to it.
 MAX_BUSY_RETRIES = 6
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+#: Defaults of DELIVERY_RETRY_BASE and DELIVERY_RETRY_MAX_DELAY (outside an app).
+BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
+BACKOFF_MAX = 1800.0
+
+#: Messages whose send slots start within this span are started, sent and recorded
+#: together. At a high SEND_RATE a whole chunk is one wave; at a low one each wave is
+#: a message or a few, and the "may they still be texted?" check stays as close to
+#: each send as for a single message.
+WAVE_SECONDS = 0.5
+#: Provider calls in flight at once per delivery task (SMS_SEND_CONCURRENCY).
+DEFAULT_SEND_CONCURRENCY = 4
+
+_RELEASE_MANY = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then released = released + redis.call('DEL', key) end
+end
+return released
 """
 
 
-class Outcome(enum.StrEnum):
-    """What one delivery run did."""
+class DeliveryOutcome(enum.StrEnum):
+    """What one delivery run did with a message."""
 
     SENT = "sent"  # the provider accepted it now
     RECONCILED = "reconciled"  # an earlier attempt had got through; its sid was adopted
@@ -123,34 +142,70 @@ class NotListedYet(RetryableSendError):
     (``retry_after``) before sending it again."""
 
 
+class LookUpFirst(RetryableSendError):
+    """An earlier attempt's outcome is unknown: a single delivery looks it up before
+    anything is sent again (a chunk hands the message over at once)."""
+
+
 def lookup_delay(app: object) -> float:
     """Seconds from an unanswered attempt to its first lookup, and between lookups."""
     config = getattr(app, "config", {})
     return float(config.get("TWILIO_LOOKUP_DELAY") or DEFAULT_LOOKUP_DELAY)
 
 
-def deliver_message(message_id: int) -> Outcome:
-    """Send the stored message ``message_id`` once; raise RetryableSendError to be retried."""
+def send_lock_seconds(app: object) -> float:
+    """How long a send lock lives unless released (SEND_LOCK_SECONDS)."""
+    config = getattr(app, "config", {})
+    return float(config.get("SEND_LOCK_SECONDS") or configuration.send_lock_seconds(config))
+
+
+def retry_delay(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, never sooner than the provider asked.
+
+    Waits past a few minutes are not broker countdowns: ``plan_retry`` parks them.
+    """
+    base, cap = BACKOFF_BASE, BACKOFF_MAX
+    if has_app_context():
+        base = float(current_app.config.get("DELIVERY_RETRY_BASE") or base)
+        cap = float(current_app.config.get("DELIVERY_RETRY_MAX_DELAY") or cap)
+    ceiling = min(cap, base * 2 ** min(retries, 32))
+    # Jitter spreads a burst of throttled tasks so they do not come back together.
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def deliver_message(message_id: int) -> DeliveryOutcome:
+    """Send the stored message ``message_id`` once; raise RetryableSendError to be retried.
+
+    A chunk of one (``_send_held``), after a lookup at the provider when an earlier
+    attempt's answer was lost.
+    """
     message = db.session.get(Message, message_id)
     if message is None or message.direction is not Direction.OUTBOUND:
         log.warning("no outbound message %s to deliver", message_id)
-        return Outcome.MISSING
+        return DeliveryOutcome.MISSING
     if _done(message):
-        return Outcome.ALREADY_DONE
+        return DeliveryOutcome.ALREADY_DONE
     if not may_send(message):
-        return _cancel(message)
+        _mark_canceled(message)
+        db.session.commit()
+        return DeliveryOutcome.CANCELED
     if _parked(message):
-        return Outcome.DEFERRED  # a stray run (a sweep, a redelivery): the retry sweep owns it
+        # A stray run (a sweep, a redelivery): the retry sweep owns it.
+        return DeliveryOutcome.DEFERRED
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    lock = _SendLock(redis_client(app), message_id)
+    lock = _SendLocks(redis_client(app), [message_id], send_lock_seconds(app))
     if not lock.acquire():
-        raise SendInProgress("another worker is sending this message", retry_after=lock.ttl())
+        raise SendInProgress(
+            "another worker is sending this message", retry_after=lock.ttl(message_id)
+        )
+    report = DeliveryReport()
     try:
         # Read the row again under the lock: the holder before us may just have finished.
         db.session.refresh(message)
         if _done(message):
-            return Outcome.ALREADY_DONE
+            return DeliveryOutcome.ALREADY_DONE
         sender = get_sender(app)
         if message.attempts > 0:
             try:
@@ -159,80 +214,62 @@ def deliver_message(message_id: int) -> Outcome:
                 _fail(message, error, reason=f"lookup refused: {error}")
                 db.session.commit()
                 log.warning("message %s: lookup refused: %s", message_id, describe(error))
-                return Outcome.FAILED
+                return DeliveryOutcome.FAILED
             if found is not None:
                 _accepted(message, found)
                 db.session.commit()
                 log.info("message %s had been accepted before: adopted", message.id)
-                return Outcome.RECONCILED
+                return DeliveryOutcome.RECONCILED
             if _outcome_unknown(message) and _lookups_so_far(app, message) < LOOKUPS_BEFORE_RESEND:
                 db.session.commit()
                 raise NotListedYet(
                     "not listed by the provider yet; looking again before sending again",
                     retry_after=lookup_delay(app),
                 )
-        to, body, seen_attempts = message.phone, message.body, message.attempts
+        to, seen, size = message.phone, message.attempts, segments(message.body)
         lane = Lane.REPLY if is_reply(message.kind) else Lane.DRIP
         # No transaction stays open while waiting for a slot or for the provider.
         db.session.commit()
-        get_limiter(app, sender.rate_key).acquire(segments(body), lane)
-        # A STOP may have come in while this task waited for its slot.
-        message = _reload(message_id)
-        if not may_send(message):
-            return _cancel(message)
-        # Quiet hours are checked here, not only when the drip wrote the message: an
-        # outage or a backlog must not carry a lesson into the night.
-        opening = _window_opening(message)
-        if opening is not None:
-            return _defer(message, opening)
-        if not _start_attempt(message_id, seen_attempts):
-            return Outcome.ALREADY_DONE
-        try:
-            result = sender.send(to, body)
-        except PermanentSendError as error:
-            message = _reload(message_id)
-            message.outcome_unknown = False  # refused: nothing went out
-            _fail(message, error, reason=f"refused: {error.code or error.status}: {error}")
-            db.session.commit()
-            log.warning("message %s failed for good: %s", message_id, describe(error))
-            return Outcome.FAILED
-        except RetryableSendError as error:
-            _note_error(_reload(message_id), error)
-            db.session.commit()
-            log.info("message %s not sent yet: %s", message_id, describe(error))
-            if isinstance(error, AmbiguousSendError):
-                # The first lookup waits until the provider may list what it took.
-                error.retry_after = max(error.retry_after or 0.0, lookup_delay(app))
-            raise
-        except SoftTimeLimitExceeded as error:
+        [wait] = get_limiter(app, sender.rate_key).reserve_slots([size], lane)
+        _send_held(
+            app, sender, {message_id: time.monotonic() + wait}, report, seen={message_id: seen}
+        )
+    except SoftTimeLimitExceeded as error:
+        db.session.rollback()
+        if message_id in report.started:
             raise AmbiguousSendError(
                 "out of time during the provider call", retry_after=lookup_delay(app)
             ) from error
-        _accepted(_reload(message_id), result)
-        db.session.commit()
-        log.info("message %s to %s accepted as %s", message_id, mask_phone(to), result.sid)
-        return Outcome.SENT
-    except SoftTimeLimitExceeded as error:
         # Out of time in a lookup or waiting for a slot: nothing was sent by this run.
-        db.session.rollback()
         raise RetryableSendError("out of time before the provider call") from error
     except BaseException:
         db.session.rollback()
         raise
     finally:
         lock.release()
+    if message_id in report.retries:
+        raise report.retries[message_id]
+    outcome = report.outcome_of[message_id]
+    if outcome is DeliveryOutcome.SENT:
+        log.info(
+            "message %s to %s accepted as %s",
+            message_id,
+            mask_phone(to),
+            report.sids.get(message_id),
+        )
+    return outcome
 
 
-def give_up(message_id: int, error: SendError) -> Outcome:
+def give_up(message_id: int, error: SendError) -> DeliveryOutcome:
     """Retries are exhausted: fail the message and leave a replayable DeliveryFailure."""
     message = db.session.get(Message, message_id)
     if message is None:
-        return Outcome.MISSING
+        return DeliveryOutcome.MISSING
     if _done(message):
-        return Outcome.ALREADY_DONE
+        return DeliveryOutcome.ALREADY_DONE
     if isinstance(error, SendInProgress):
         # Someone else is sending it right now: failing it here would race them.
-        return Outcome.BUSY
+        return DeliveryOutcome.BUSY
     if message.attempts > 0:
         # The last answer may have been lost rather than refused: one more look.
         try:
@@ -242,19 +279,19 @@ def give_up(message_id: int, error: SendError) -> Outcome:
         if found is not None:
             _accepted(message, found)
             db.session.commit()
-            return Outcome.RECONCILED
+            return DeliveryOutcome.RECONCILED
     reason = f"gave up after {message.attempts} attempt(s): {error}"
     _fail(message, error, reason=reason)
     db.session.commit()
     log.warning("message %s given up: %s", message.id, describe(error))
-    return Outcome.FAILED
+    return DeliveryOutcome.FAILED
 
 
 @dataclass
 class NextStep:
     """What follows a retryable failure: a countdown in the broker, or ``outcome`` now."""
 
-    outcome: Outcome
+    outcome: DeliveryOutcome
     countdown: float | None = None
 
 
@@ -265,19 +302,19 @@ def plan_retry(message_id: int, error: RetryableSendError, retries: int) -> Next
     each wait twice the last (capped, with jitter), moved to the window's next opening
     for a message that has one. Waiting for the limiter or a lock never gives up.
     """
-    from dripper.sms.tasks import retry_delay
-
     if isinstance(error, SendInProgress):
         # Bounded by the lock's lifetime: never a long ETA.
         if retries >= MAX_BUSY_RETRIES:
-            return NextStep(Outcome.BUSY)
-        return NextStep(Outcome.BUSY, min(retry_delay(retries, error.retry_after), COUNTDOWN_LIMIT))
+            return NextStep(DeliveryOutcome.BUSY)
+        return NextStep(
+            DeliveryOutcome.BUSY, min(retry_delay(retries, error.retry_after), COUNTDOWN_LIMIT)
+        )
     message = db.session.get(Message, message_id, populate_existing=True)
     if message is None:
-        return NextStep(Outcome.MISSING)
+        return NextStep(DeliveryOutcome.MISSING)
     if _done(message):
         db.session.commit()
-        return NextStep(Outcome.ALREADY_DONE)
+        return NextStep(DeliveryOutcome.ALREADY_DONE)
     moment = now()
     if message.failing_since is not None and moment - message.failing_since >= retry_budget():
         return NextStep(give_up(message_id, error))
@@ -294,11 +331,11 @@ def plan_retry(message_id: int, error: RetryableSendError, retries: int) -> Next
     wait = (due - moment).total_seconds()
     if wait < COUNTDOWN_LIMIT:
         db.session.commit()
-        return NextStep(Outcome.DEFERRED, wait)
+        return NextStep(DeliveryOutcome.DEFERRED, wait)
     _park(message, due)
     db.session.commit()
     log.info("message %s: next attempt at %s", message_id, due.isoformat(timespec="seconds"))
-    return NextStep(Outcome.DEFERRED)
+    return NextStep(DeliveryOutcome.DEFERRED)
 
 
 def retry_budget() -> timedelta:
@@ -369,8 +406,6 @@ def revive(message: Message) -> None:
     never known, the message is looked up at the provider (twice, spaced) before it is
     sent again; if it was plainly refused, it goes at once.
     """
-    from dripper.sms.tasks import deliver
-
     moment = now()
     message.status = MessageStatus.PENDING
     message.error_code = None
@@ -384,7 +419,7 @@ def revive(message: Message) -> None:
         .values(replayed_at=moment)
         .execution_options(synchronize_session=False)
     )
-    enqueue_after_commit(deliver, message.id, queue=delivery_queue(message.kind))
+    enqueue_after_commit(single_delivery(), message.id, queue=delivery_queue(message.kind))
 
 
 def may_revive(message: Message) -> bool:
@@ -529,29 +564,27 @@ def _done(message: Message) -> bool:
     return bool(message.provider_sid) or message.status is not MessageStatus.PENDING
 
 
-def _cancel(message: Message) -> Outcome:
-    _mark_canceled(message)
-    db.session.commit()
-    return Outcome.CANCELED
-
-
 def _mark_canceled(message: Message) -> None:
+    # Canceled with no provider sid: this side never sent it (the provider's own
+    # "canceled" always names a message it had). No error: nothing was refused.
     message.status = MessageStatus.CANCELED
-    message.error_message = "not sent: the person may not be texted any more"
+    message.error_code = None
+    message.error_message = None
     message.status_at = now()
     log.info("message %s to %s canceled: not textable", message.id, mask_phone(message.phone))
 
 
-def _parked(message: Message) -> bool:
-    return message.retry_at is not None and message.retry_at > now()
+def _parked(message: Message, moment: datetime | None = None) -> bool:
+    return message.retry_at is not None and message.retry_at > (moment or now())
 
 
-def _window_opening(message: Message) -> datetime | None:
-    """When the message's sending window next opens, if it is closed now (else None)."""
+def _window_opening(message: Message, moment: datetime | None = None) -> datetime | None:
+    """When the message's sending window next opens, if it is closed at ``moment`` (now,
+    by default), else None."""
     window = SendWindow.from_json(message.send_window)
     if window is None:
         return None  # a reply to the person's own text: no window
-    moment = now()
+    moment = moment or now()
     return None if window.is_open(moment) else window.next_opening(moment)
 
 
@@ -560,50 +593,15 @@ def _park(message: Message, due: datetime) -> None:
     message.status_at = now()
 
 
-def _defer(message: Message, opening: datetime) -> Outcome:
+def _defer(message: Message, opening: datetime) -> None:
     """Hold the message (not sent, not counted as sent) until its window opens."""
     _park(message, opening)
-    db.session.commit()
     log.info(
         "message %s to %s held until %s: outside the sending window",
         message.id,
         mask_phone(message.phone),
         opening.isoformat(timespec="minutes"),
     )
-    return Outcome.DEFERRED
-
-
-def _start_attempt(message_id: int, seen_attempts: int) -> bool:
-    """Commit that an attempt starts, so a lost answer is known to need a lookup.
-
-    A compare-and-set on ``attempts``: if the row moved since we read it, someone else
-    is on it, and this run stops.
-    """
-    started = db.session.execute(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.attempts == seen_attempts,
-            Message.status == MessageStatus.PENDING,
-            Message.provider_sid.is_(None),
-        )
-        .values(
-            attempts=seen_attempts + 1,
-            status_at=now(),
-            error_code=None,
-            error_message=None,
-            outcome_unknown=True,  # until the provider answers
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return started.rowcount == 1  # type: ignore[attr-defined,no-any-return]
-
-
-def _reload(message_id: int) -> Message:
-    message = db.session.get(Message, message_id, populate_existing=True)
-    assert message is not None  # rows are never deleted while being sent
-    return message
 
 
 def _look_up(message: Message) -> SendResult | None:
@@ -624,13 +622,22 @@ def _look_up(message: Message) -> SendResult | None:
     return sender.find_sent(message.phone, message.body, since, exclude=known)
 
 
+def _accepted_values(result: SendResult, at: datetime) -> dict[str, Any]:
+    """The columns of a message the provider accepted (now, or in an earlier attempt)."""
+    return {
+        "provider_sid": result.sid,
+        "status": provider_status(result.status),
+        "error_code": None,
+        "error_message": None,
+        "outcome_unknown": False,
+        "sent_at": at,
+        "status_at": at,
+    }
+
+
 def _accepted(message: Message, result: SendResult) -> None:
-    message.provider_sid = result.sid
-    message.status = provider_status(result.status)
-    message.outcome_unknown = False
-    message.error_code = None
-    message.error_message = None
-    message.sent_at = message.status_at = now()
+    for name, value in _accepted_values(result, now()).items():
+        setattr(message, name, value)
     metrics.sent()
 
 
@@ -649,7 +656,7 @@ def _fail(message: Message, error: SendError, *, reason: str) -> None:
     message.status = MessageStatus.FAILED
     message.status_at = now()
     if isinstance(error, PermanentSendError):
-        apply_permanent_error(message, error.code, str(error))
+        record_permanent_error(message, error.code, str(error))
     else:
         message.error_code = error.code
         message.error_message = str(error)
@@ -657,55 +664,7 @@ def _fail(message: Message, error: SendError, *, reason: str) -> None:
     metrics.failed(message.error_code)
 
 
-class _SendLock:
-    """A Redis lock on one message's provider call, released only by its holder."""
-
-    def __init__(self, client: redis.Redis, message_id: int) -> None:
-        self.client = client
-        self.key = f"{_LOCK_PREFIX}{message_id}"
-        self.token = uuid.uuid4().hex
-        self._held = False
-
-    def acquire(self) -> bool:
-        try:
-            taken = self.client.set(self.key, self.token, nx=True, ex=SEND_LOCK_SECONDS)
-        except redis.RedisError as error:
-            raise RetryableSendError(f"send lock unavailable: {error}") from error
-        self._held = bool(taken)
-        return self._held
-
-    def ttl(self) -> float:
-        remaining = self.client.ttl(self.key)
-        return float(remaining) + 1 if isinstance(remaining, int) and remaining > 0 else 5.0
-
-    def release(self) -> None:
-        if not self._held:
-            return
-        self._held = False
-        try:
-            self.client.eval(_RELEASE, 1, self.key, self.token)
-        except redis.RedisError:
-            # The lock expires on its own; the row's state is what matters.
-            log.warning("could not release %s", self.key)
-
-
-# -- a chunk of messages at once -----------------------------------------------------
-
-#: Messages whose send slots start within this span are started, sent and recorded
-#: together. At a high SEND_RATE a whole chunk is one wave; at a low one each wave is
-#: a message or a few, and the "may they still be texted?" check stays as close to
-#: each send as on the single path.
-WAVE_SECONDS = 0.5
-#: Provider calls in flight at once per delivery task (SMS_SEND_CONCURRENCY).
-DEFAULT_SEND_CONCURRENCY = 4
-
-_RELEASE_MANY = """
-local released = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then released = released + redis.call('DEL', key) end
-end
-return released
-"""
+# -- the one way to send: held locks, reserved slots ---------------------------------
 
 
 @dataclass(frozen=True)
@@ -718,211 +677,103 @@ class Handoff:
 
 
 @dataclass
-class ChunkReport:
-    """What one ``deliver_messages`` run did with each message."""
+class DeliveryReport:
+    """What one delivery run did with each message."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
+    outcome_of: dict[int, DeliveryOutcome] = field(default_factory=dict)
     handoffs: list[Handoff] = field(default_factory=list)
-    finished: set[int] = field(default_factory=set)
+    #: Stopped short of an answer this run (a retryable refusal, a lookup first, an
+    #: unexpected error): a single delivery raises it, a chunk hands the message over.
+    retries: dict[int, BaseException] = field(default_factory=dict)
+    #: Messages whose attempt this run committed as started.
+    started: set[int] = field(default_factory=set)
+    sids: dict[int, str] = field(default_factory=dict)
 
-    def note(self, message_id: int, outcome: Outcome) -> None:
+    def note(self, message_id: int, outcome: DeliveryOutcome) -> None:
         self.outcomes[outcome.value] += 1
-        self.finished.add(message_id)
+        self.outcome_of[message_id] = outcome
+
+    def retry(self, message_id: int, error: BaseException) -> None:
+        self.retries[message_id] = error
 
     def hand_off(self, message_id: int, countdown: float = 0.0, retries: int = 0) -> None:
+        self.retries.pop(message_id, None)
         self.handoffs.append(Handoff(message_id, countdown, retries))
-        self.note(message_id, Outcome.HANDED_OFF)
+        self.note(message_id, DeliveryOutcome.HANDED_OFF)
 
 
-def deliver_messages(message_ids: Iterable[int]) -> ChunkReport:
-    """Send a chunk of stored messages, each once; commits.
-
-    The guarantees are the single path's: each attempt is committed as started before
-    its call, under the message's send lock, within the shared send rate; the answers
-    are stored after. Anything that needs more (a lookup of an attempt whose answer was
-    lost, a retry after a refusal, a lock someone else holds, no slot within the wait
-    limit) is handed to ``deliver`` for that message alone. If the run itself fails
-    (out of time, database gone), every message it had not finished is handed over.
-    """
-    from dripper.sms.tasks import retry_delay
-
-    ids = list(dict.fromkeys(message_ids))
-    report = ChunkReport()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        ready = _screen(ids, report)
-        if ready:
-            sender = get_sender(app)
-            limiter = get_limiter(app, sender.rate_key)
-            try:
-                # The drip's lane: a chunk is the drip's lessons and questions.
-                waits = limiter.reserve_slots([size for _, size in ready], Lane.DRIP)
-            except SendRateWaitTooLong as error:
-                for message_id, _ in ready:
-                    report.hand_off(message_id, retry_delay(0, error.retry_after))
-                return report
-            except RetryableSendError as error:  # the limiter is unreachable
-                log.info("chunk of %d not sent yet: %s", len(ready), describe(error))
-                for message_id, _ in ready:
-                    report.hand_off(message_id, retry_delay(0), retries=1)
-                return report
-            start = time.monotonic()
-            slots = [start + wait for wait in waits]
-            # Beyond the wait limit: a task of their own each, once their slots are near.
-            later = waits[-1] + limiter.interval - limiter.max_wait
-            for message_id, _ in ready[len(waits) :]:
-                report.hand_off(message_id, retry_delay(0, later))
-            concurrency = _concurrency(app, sender)
-            sending = [message_id for message_id, _ in ready]
-            for wave in _waves(list(zip(sending, slots, strict=False))):
-                _deliver_wave(app, sender, wave, concurrency, report)
-                _publish(report)
-    except BaseException as error:
-        db.session.rollback()
-        # An attempt started but not recorded is looked up by the single path.
-        for message_id in ids:
-            if message_id not in report.finished:
-                report.hand_off(message_id)
-        log.warning(
-            "chunk delivery stopped (%s); %d message(s) handed to single delivery",
-            type(error).__name__,
-            len(report.handoffs),
-        )
-        log.debug("chunk delivery stopped", exc_info=True)
-        if not isinstance(error, Exception):
-            raise  # KeyboardInterrupt, SystemExit: the handoffs are still queued below
-    finally:
-        _publish(report)
-    log.info("chunk of %d delivered: %s", len(ids), dict(report.outcomes))
-    return report
-
-
-def _screen(ids: list[int], report: ChunkReport) -> list[tuple[int, int]]:
-    """Read the chunk's states in one query; skip or hand over what is not plainly due.
-
-    Returns the ids of the messages to send now, each with its segment count.
-
-    Whether the person may still be texted is checked under the locks, just before the
-    attempts start (as on the single path, after the wait for a slot).
-    """
-    rows = db.session.execute(
-        select(
-            Message.id,
-            Message.direction,
-            Message.status,
-            Message.provider_sid,
-            Message.attempts,
-            Message.body,
-        ).where(Message.id.in_(ids))
-    ).all()
-    db.session.commit()  # no transaction stays open while waiting for a slot
-    state = {row.id: row for row in rows}
-    ready = []
-    for message_id in ids:
-        row = state.get(message_id)
-        if row is None or row.direction is not Direction.OUTBOUND:
-            log.warning("no outbound message %s to deliver", message_id)
-            report.note(message_id, Outcome.MISSING)
-        elif row.provider_sid or row.status is not MessageStatus.PENDING:
-            report.note(message_id, Outcome.ALREADY_DONE)
-        elif row.attempts > 0:
-            report.hand_off(message_id)  # an earlier attempt's outcome is unknown: look it up
-        else:
-            ready.append((message_id, segments(row.body)))
-    return ready
-
-
-def _load(ids: Iterable[int]) -> dict[int, Message]:
-    rows = db.session.scalars(
-        select(Message)
-        .where(Message.id.in_(list(ids)))
-        .options(joinedload(Message.subscriber))
-        .execution_options(populate_existing=True)
-    )
-    return {message.id: message for message in rows}
-
-
-def _waves(slotted: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
-    waves: list[list[tuple[int, float]]] = []
-    for item in slotted:
-        if waves and item[1] - waves[-1][0][1] <= WAVE_SECONDS:
-            waves[-1].append(item)
-        else:
-            waves.append([item])
-    return waves
-
-
-def _deliver_wave(
-    app: object,
+def _send_held(
+    app: Flask,
     sender: Sender,
-    wave: list[tuple[int, float]],
-    concurrency: int,
-    report: ChunkReport,
+    slot_of: dict[int, float],
+    report: DeliveryReport,
+    *,
+    seen: dict[int, int] | None = None,
 ) -> None:
-    from dripper.sms.tasks import retry_delay
+    """Send messages whose send locks this run holds, each at its slot (a monotonic time).
 
-    slot_of = dict(wave)
-    lock = _ChunkLock(redis_client(app), list(slot_of))  # type: ignore[arg-type]
-    try:
-        held = lock.acquire()
-    except RetryableSendError as error:
-        for message_id in slot_of:
-            report.hand_off(message_id, retry_delay(0, error.retry_after), retries=1)
+    Reads them again under the locks and commits their attempts as started (a
+    compare-and-set on ``attempts``, which ``seen`` gives per message: none by default),
+    then calls the provider and stores the answers; commits. Each message ends in
+    ``report``: an outcome, or a retry (``report.retries``).
+    """
+    held = list(slot_of)
+    _sleep_until(slot_of[held[0]])
+    jobs = _start_attempts(held, report, seen or {})
+    if not jobs:
         return
-    try:
-        for message_id in slot_of:
-            if message_id not in held:  # another worker is sending it: look again later
-                report.hand_off(message_id, retry_delay(0, lock.ttl(message_id)), retries=1)
-        if not held:
-            return
-        _sleep_until(slot_of[held[0]])
-        jobs = _start_attempts(held, report)
-        if not jobs:
-            return
-        results = _call_all(sender, jobs, slot_of, concurrency)
-        _record(results, report)
-    finally:
-        lock.release()
+    results = _call_all(sender, jobs, slot_of, _concurrency(app, sender))
+    _record(app, results, report)
 
 
-def _start_attempts(held: list[int], report: ChunkReport) -> list[tuple[int, str, str]]:
-    """Read the wave again under its locks and commit its attempts as started (one
-    transaction); returns (id, to, body) of the messages to send now."""
+def _start_attempts(
+    held: list[int], report: DeliveryReport, seen: dict[int, int]
+) -> list[tuple[int, str, str]]:
+    """Read the messages again under their locks and commit their attempts as started
+    (one transaction); returns (id, to, body) of the messages to send now."""
     messages = _load(held)
-    fresh = []
+    moment = now()  # one reading for the wave (the sandbox clock's is a query)
+    fresh: dict[int, list[Message]] = {}
     for message_id in held:
         message = messages.get(message_id)
+        expected = seen.get(message_id, 0)
         if message is None:
-            report.note(message_id, Outcome.MISSING)
+            report.note(message_id, DeliveryOutcome.MISSING)
         elif _done(message):
-            report.note(message_id, Outcome.ALREADY_DONE)
-        elif not may_send(message):  # a STOP may have come in meanwhile
+            report.note(message_id, DeliveryOutcome.ALREADY_DONE)
+        elif not may_send(message):  # a STOP may have come in while it waited for a slot
             _mark_canceled(message)
-            report.note(message_id, Outcome.CANCELED)
-        elif _parked(message):
-            report.note(message_id, Outcome.DEFERRED)
-        elif (opening := _window_opening(message)) is not None:
-            _park(message, opening)  # the window closed meanwhile: held until it opens
-            report.note(message_id, Outcome.DEFERRED)
-        elif message.attempts > 0:
-            report.hand_off(message_id)
+            report.note(message_id, DeliveryOutcome.CANCELED)
+        elif _parked(message, moment):
+            report.note(message_id, DeliveryOutcome.DEFERRED)
+        elif (opening := _window_opening(message, moment)) is not None:
+            # Quiet hours are checked here, not only when the drip wrote the message: an
+            # outage or a backlog must not carry a lesson into the night.
+            _defer(message, opening)
+            report.note(message_id, DeliveryOutcome.DEFERRED)
+        elif message.attempts != expected:
+            if expected == 0:  # an earlier attempt's outcome is unknown: look it up first
+                report.retry(message_id, LookUpFirst("an earlier attempt may have gone"))
+            else:  # moved since it was read under this lock: someone else's now
+                report.note(message_id, DeliveryOutcome.ALREADY_DONE)
         else:
-            fresh.append(message)
+            fresh.setdefault(expected, []).append(message)
     jobs = []
-    if fresh:
-        # A compare-and-set, as _start_attempt: a row that moved since is someone else's.
+    for expected, group in fresh.items():
+        # A compare-and-set: a row that moved since it was read is someone else's.
         started = set(
             db.session.scalars(
                 update(Message)
                 .where(
-                    Message.id.in_([message.id for message in fresh]),
-                    Message.attempts == 0,
+                    Message.id.in_([message.id for message in group]),
+                    Message.attempts == expected,
                     Message.status == MessageStatus.PENDING,
                     Message.provider_sid.is_(None),
                 )
                 .values(
-                    attempts=1,
-                    status_at=now(),
+                    attempts=expected + 1,
+                    status_at=moment,
                     error_code=None,
                     error_message=None,
                     outcome_unknown=True,  # until the provider answers
@@ -931,11 +782,12 @@ def _start_attempts(held: list[int], report: ChunkReport) -> list[tuple[int, str
                 .execution_options(synchronize_session=False)
             )
         )
-        for message in fresh:
+        report.started |= started
+        for message in group:
             if message.id in started:
                 jobs.append((message.id, message.phone, message.body))
             else:
-                report.note(message.id, Outcome.ALREADY_DONE)
+                report.note(message.id, DeliveryOutcome.ALREADY_DONE)
     db.session.commit()
     return jobs
 
@@ -985,24 +837,15 @@ def _call(sender: Sender, to: str, body: str, at: float) -> SendResult:
     return sender.send(to, body)
 
 
-def _record(results: dict[int, SendResult | BaseException], report: ChunkReport) -> None:
+def _record(
+    app: Flask, results: dict[int, SendResult | BaseException], report: DeliveryReport
+) -> None:
     """Store every answer of one wave in one transaction."""
-    from dripper.sms.tasks import retry_delay
-
     # The accepted ones (nearly all) in one executemany by primary key; the rest need
     # their rows (and maybe their subscriber) loaded.
     at = now()
     accepted = [
-        {
-            "id": message_id,
-            "provider_sid": result.sid,
-            "status": provider_status(result.status),
-            "error_code": None,
-            "error_message": None,
-            "outcome_unknown": False,
-            "sent_at": at,
-            "status_at": at,
-        }
+        {"id": message_id, **_accepted_values(result, at)}
         for message_id, result in results.items()
         if isinstance(result, SendResult)
     ]
@@ -1010,7 +853,8 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
         db.session.execute(update(Message), accepted)
         metrics.sent(len(accepted))
         for values in accepted:
-            report.note(int(values["id"]), Outcome.SENT)  # type: ignore[arg-type]
+            report.note(values["id"], DeliveryOutcome.SENT)
+            report.sids[values["id"]] = values["provider_sid"]
             log.debug("message %s accepted as %s", values["id"], values["provider_sid"])
     refused = {k: v for k, v in results.items() if not isinstance(v, SendResult)}
     messages = _load(refused) if refused else {}
@@ -1019,25 +863,222 @@ def _record(results: dict[int, SendResult | BaseException], report: ChunkReport)
         if isinstance(result, PermanentSendError):
             message.outcome_unknown = False  # refused: nothing went out
             _fail(message, result, reason=f"refused: {result.code or result.status}: {result}")
-            report.note(message_id, Outcome.FAILED)
+            report.note(message_id, DeliveryOutcome.FAILED)
             log.warning("message %s failed for good: %s", message_id, describe(result))
-        elif isinstance(result, RetryableSendError):  # ambiguous ones are looked up there
+        elif isinstance(result, RetryableSendError):
             _note_error(message, result)
-            wait = result.retry_after
-            if isinstance(result, AmbiguousSendError):  # once the provider may list it
-                wait = max(wait or 0.0, lookup_delay(current_app))
-            report.hand_off(message_id, retry_delay(0, wait), retries=1)
+            if isinstance(result, AmbiguousSendError):
+                # Looked up first, once the provider may list what it took.
+                result.retry_after = max(result.retry_after or 0.0, lookup_delay(app))
+            report.retry(message_id, result)
             log.info("message %s not sent yet: %s", message_id, describe(result))
-        else:  # not a provider answer: the outcome is unknown, the single path looks
-            report.hand_off(message_id, retry_delay(0, lookup_delay(current_app)), retries=1)
+        else:  # not a provider answer: the outcome is unknown, a lookup comes first
+            report.retry(message_id, result)
             log.warning("message %s: send raised %s", message_id, type(result).__name__)
     db.session.commit()
 
 
-def _publish(report: ChunkReport) -> None:
-    """Queue the single deliveries handed over so far (their locks are released)."""
-    from dripper.sms.tasks import deliver
+class _SendLocks:
+    """The send locks of some messages: one Redis key each, released only by their
+    holder, taken and released in one round trip."""
 
+    def __init__(self, client: redis.Redis, message_ids: list[int], seconds: float) -> None:
+        self.client = client
+        self.message_ids = message_ids
+        self.seconds = max(1, round(seconds))
+        self.token = uuid.uuid4().hex
+        self.held: list[int] = []
+
+    @staticmethod
+    def _key(message_id: int) -> str:
+        return f"{_LOCK_PREFIX}{message_id}"
+
+    def acquire(self) -> list[int]:
+        """Take every lock that is free; returns the messages held (in order)."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for message_id in self.message_ids:
+                pipe.set(self._key(message_id), self.token, nx=True, ex=self.seconds)
+            taken = pipe.execute()
+        except redis.RedisError as error:
+            raise RetryableSendError(f"send lock unavailable: {error}") from error
+        self.held = [mid for mid, ok in zip(self.message_ids, taken, strict=True) if ok]
+        return self.held
+
+    def ttl(self, message_id: int) -> float:
+        """Seconds until another worker's lock on this message expires (a guess if unknown)."""
+        try:
+            remaining = self.client.ttl(self._key(message_id))
+        except redis.RedisError:
+            return 5.0
+        return float(remaining) + 1 if isinstance(remaining, int) and remaining > 0 else 5.0
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        if not held:
+            return
+        try:
+            self.client.eval(_RELEASE_MANY, len(held), *map(self._key, held), self.token)
+        except redis.RedisError:
+            # The locks expire on their own; the rows' state is what matters.
+            log.warning("could not release %d send locks", len(held))
+
+
+# -- a chunk of messages at once -----------------------------------------------------
+
+
+def deliver_messages(message_ids: Iterable[int]) -> DeliveryReport:
+    """Send a chunk of stored messages, each once; commits.
+
+    Wave by wave through ``_send_held``, as a single message goes: each attempt is
+    committed as started before its call, under the message's send lock, within the
+    shared send rate; the answers are stored after. Anything that needs more (a lookup
+    of an attempt whose answer was lost, a retry after a refusal, a lock someone else
+    holds, no slot within the wait limit) is handed to ``deliver`` for that message
+    alone. If the run itself fails (out of time, database gone), every message it had
+    not finished is handed over.
+    """
+    ids = list(dict.fromkeys(message_ids))
+    report = DeliveryReport()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        ready = _screen(ids, report)
+        if ready:
+            sender = get_sender(app)
+            limiter = get_limiter(app, sender.rate_key)
+            try:
+                # The drip's lane: a chunk is the drip's lessons and questions.
+                waits = limiter.reserve_slots([size for _, size in ready], Lane.DRIP)
+            except SendRateWaitTooLong as error:
+                for message_id, _ in ready:
+                    report.hand_off(message_id, retry_delay(0, error.retry_after))
+                return report
+            except RetryableSendError as error:  # the limiter is unreachable
+                log.info("chunk of %d not sent yet: %s", len(ready), describe(error))
+                for message_id, _ in ready:
+                    report.hand_off(message_id, retry_delay(0), retries=1)
+                return report
+            start = time.monotonic()
+            slots = [start + wait for wait in waits]
+            # Beyond the wait limit: a task of their own each, once their slots are near.
+            later = waits[-1] + limiter.interval - limiter.max_wait
+            for message_id, _ in ready[len(waits) :]:
+                report.hand_off(message_id, retry_delay(0, later))
+            sending = [message_id for message_id, _ in ready]
+            for wave in _waves(list(zip(sending, slots, strict=False))):
+                _deliver_wave(app, sender, wave, report)
+                _publish(report)
+    except BaseException as error:
+        db.session.rollback()
+        # An attempt started but not recorded is looked up by the single path.
+        _hand_over(app, report)
+        for message_id in ids:
+            if message_id not in report.outcome_of:
+                report.hand_off(message_id)
+        log.warning(
+            "chunk delivery stopped (%s); %d message(s) handed to single delivery",
+            type(error).__name__,
+            len(report.handoffs),
+        )
+        log.debug("chunk delivery stopped", exc_info=True)
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt, SystemExit: the handoffs are still queued below
+    finally:
+        _publish(report)
+    log.info("chunk of %d delivered: %s", len(ids), dict(report.outcomes))
+    return report
+
+
+def _screen(ids: list[int], report: DeliveryReport) -> list[tuple[int, int]]:
+    """Read the chunk's states in one query; skip or hand over what is not plainly due.
+
+    Returns the ids of the messages to send now, each with its segment count.
+
+    Whether the person may still be texted is checked under the locks, just before the
+    attempts start (``_start_attempts``).
+    """
+    rows = db.session.execute(
+        select(
+            Message.id,
+            Message.direction,
+            Message.status,
+            Message.provider_sid,
+            Message.attempts,
+            Message.body,
+        ).where(Message.id.in_(ids))
+    ).all()
+    db.session.commit()  # no transaction stays open while waiting for a slot
+    state = {row.id: row for row in rows}
+    ready = []
+    for message_id in ids:
+        row = state.get(message_id)
+        if row is None or row.direction is not Direction.OUTBOUND:
+            log.warning("no outbound message %s to deliver", message_id)
+            report.note(message_id, DeliveryOutcome.MISSING)
+        elif row.provider_sid or row.status is not MessageStatus.PENDING:
+            report.note(message_id, DeliveryOutcome.ALREADY_DONE)
+        elif row.attempts > 0:
+            report.hand_off(message_id)  # an earlier attempt's outcome is unknown: look it up
+        else:
+            ready.append((message_id, segments(row.body)))
+    return ready
+
+
+def _load(ids: Iterable[int]) -> dict[int, Message]:
+    rows = db.session.scalars(
+        select(Message)
+        .where(Message.id.in_(list(ids)))
+        .options(joinedload(Message.subscriber))
+        .execution_options(populate_existing=True)
+    )
+    return {message.id: message for message in rows}
+
+
+def _waves(slotted: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    waves: list[list[tuple[int, float]]] = []
+    for item in slotted:
+        if waves and item[1] - waves[-1][0][1] <= WAVE_SECONDS:
+            waves[-1].append(item)
+        else:
+            waves.append([item])
+    return waves
+
+
+def _deliver_wave(
+    app: Flask, sender: Sender, wave: list[tuple[int, float]], report: DeliveryReport
+) -> None:
+    slot_of = dict(wave)
+    lock = _SendLocks(redis_client(app), list(slot_of), send_lock_seconds(app))
+    try:
+        held = lock.acquire()
+    except RetryableSendError as error:
+        for message_id in slot_of:
+            report.hand_off(message_id, retry_delay(0, error.retry_after), retries=1)
+        return
+    try:
+        for message_id in slot_of:
+            if message_id not in held:  # another worker is sending it: look again later
+                report.hand_off(message_id, retry_delay(0, lock.ttl(message_id)), retries=1)
+        if held:
+            _send_held(app, sender, {mid: slot_of[mid] for mid in held}, report)
+            _hand_over(app, report)
+    finally:
+        lock.release()
+
+
+def _hand_over(app: Flask, report: DeliveryReport) -> None:
+    """Turn the retries a wave ended with into hand-offs to single deliveries."""
+    for message_id, error in list(report.retries.items()):
+        if isinstance(error, LookUpFirst):
+            report.hand_off(message_id)
+        elif isinstance(error, RetryableSendError):  # ambiguous ones are looked up there
+            report.hand_off(message_id, retry_delay(0, error.retry_after), retries=1)
+        else:  # the outcome is unknown: the single path looks it up first
+            report.hand_off(message_id, retry_delay(0, lookup_delay(app)), retries=1)
+
+
+def _publish(report: DeliveryReport) -> None:
+    """Queue the single deliveries handed over so far (their locks are released)."""
     handoffs, report.handoffs = report.handoffs, []
     later = [handoff for handoff in handoffs if handoff.countdown >= COUNTDOWN_LIMIT]
     if later:
@@ -1049,9 +1090,12 @@ def _publish(report: ChunkReport) -> None:
             for h in handoffs
             if not (parked and h.countdown >= COUNTDOWN_LIMIT)
         ]
+    if not handoffs:
+        return
+    task = single_delivery()
     for handoff in handoffs:
         try:
-            deliver.apply_async(
+            task.apply_async(
                 args=[handoff.message_id],
                 countdown=handoff.countdown or None,
                 retries=handoff.retries,
@@ -1101,44 +1145,3 @@ def _executor(size: int) -> ThreadPoolExecutor:
     if _pool is None or _pool[:2] != (os.getpid(), size):
         _pool = (os.getpid(), size, ThreadPoolExecutor(size, thread_name_prefix="sms-send"))
     return _pool[2]
-
-
-class _ChunkLock:
-    """The send locks of a wave's messages (the single path's keys), taken and released
-    in one Redis round trip each."""
-
-    def __init__(self, client: redis.Redis, message_ids: list[int]) -> None:
-        self.client = client
-        self.message_ids = message_ids
-        self.token = uuid.uuid4().hex
-        self.held: list[int] = []
-
-    def _key(self, message_id: int) -> str:
-        return f"{_LOCK_PREFIX}{message_id}"
-
-    def acquire(self) -> list[int]:
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            for message_id in self.message_ids:
-                pipe.set(self._key(message_id), self.token, nx=True, ex=SEND_LOCK_SECONDS)
-            taken = pipe.execute()
-        except redis.RedisError as error:
-            raise RetryableSendError(f"send lock unavailable: {error}") from error
-        self.held = [mid for mid, ok in zip(self.message_ids, taken, strict=True) if ok]
-        return self.held
-
-    def ttl(self, message_id: int) -> float:
-        try:
-            remaining = self.client.ttl(self._key(message_id))
-        except redis.RedisError:
-            return 5.0
-        return float(remaining) + 1 if isinstance(remaining, int) and remaining > 0 else 5.0
-
-    def release(self) -> None:
-        held, self.held = self.held, []
-        if not held:
-            return
-        try:
-            self.client.eval(_RELEASE_MANY, len(held), *map(self._key, held), self.token)
-        except redis.RedisError:
-            log.warning("could not release %d send locks", len(held))

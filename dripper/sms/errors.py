@@ -1,32 +1,43 @@
-"""What a provider error means: retry, look it up, or stop — and what to do about the person.
+"""What a provider error means: retry, look it up, or stop — and what it says about the person.
 
 Two doors lead here: the provider refusing a send (``classify_exception``, then
-``apply_permanent_error``) and the status callback reporting a message as failed or
-undelivered (``dripper.sms.status.apply_status``, which calls ``apply_permanent_error``).
+``record_permanent_error``) and the status callback reporting a message as failed or
+undelivered (``dripper.sms.status.apply_status``, which calls ``record_permanent_error``).
+
+The sending side only sends and records. When an error says something about the person
+(21610: they opted out with the carrier; an invalid or landline number: unreachable),
+it names that as a ``Refusal`` and hands it, with the message, to the one refusal
+handler the app registered at start (``on_refusal``; ``dripper.create_app`` registers
+``dripper.subscriptions.refusals.apply_refusal``), in the same transaction as the
+message's own record. A hook rather than a return value because the Celery tasks that
+send (``dripper.sms.tasks``) and the status callback's ``apply_status`` must stay here,
+below the subscriptions they would otherwise have to import; a registry on the app
+rather than a blinker signal because there is exactly one handler and its absence is an
+error (``RefusalHandlerMissing``), not a signal nobody hears.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 
 import requests
 from celery.exceptions import SoftTimeLimitExceeded
+from flask import Flask, current_app
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from dripper.clock import now
 from dripper.extensions import db
 from dripper.logs import mask_phone, mask_text
-from dripper.models import Direction, Message, Subscriber, SubscriberStatus
+from dripper.models import Direction, Message
 from dripper.sms.base import (
     AmbiguousSendError,
     PermanentSendError,
     RetryableSendError,
     SendError,
 )
-from dripper.subscriptions import states
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +64,26 @@ HANDSET_UNREACHABLE_STREAK = 3
 CONFIGURATION_CODES = frozenset({20003, 20404, 21212, 21408, 21606, 21659, 21701, 21703})
 
 
-class PermanentAction(enum.StrEnum):
-    """What ``apply_permanent_error`` did about the person."""
+class Refusal(enum.StrEnum):
+    """What a permanent error says about the person it was sent to."""
 
-    OPTED_OUT = "opted_out"
-    UNREACHABLE = "unreachable"
-    RECORDED = "recorded"  # the message carries the code; the person is left as they were
+    OPTED_OUT = "opted_out"  # 21610: they opted out with the carrier; text them no more
+    UNREACHABLE = "unreachable"  # the number can never receive our texts
+
+
+#: Acts on a refusal: (the message, what it says, a short reason). Runs inside the
+#: caller's transaction, which the caller commits; it flushes at most.
+RefusalHandler = Callable[[Message, Refusal, str], None]
+_HANDLER = "dripper.sms.refusal_handler"
+
+
+class RefusalHandlerMissing(RuntimeError):
+    """The app registered nothing to act on refusals (see ``on_refusal``)."""
+
+
+def on_refusal(app: Flask, handler: RefusalHandler) -> None:
+    """Make ``handler`` the one that acts on this app's refusals (set at app start)."""
+    app.extensions[_HANDLER] = handler
 
 
 def classify_exception(error: BaseException) -> SendError:
@@ -114,29 +139,25 @@ def _never_connected(error: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | NameResolutionError | ConnectTimeoutError)
 
 
-def apply_permanent_error(message: Message, code: int | None, text: str | None) -> PermanentAction:
-    """Record a permanent error on ``message`` and act on what it says about the person.
+def record_permanent_error(message: Message, code: int | None, text: str | None) -> Refusal | None:
+    """Record a permanent error on ``message``; return what it says about the person.
 
-    21610 opts the subscriber out at once (everywhere); an invalid, landline or unknown
-    number makes them unreachable; anything else is recorded on the message only.
-    Flushes, never commits: the caller owns the transaction.
+    21610 is an opt-out (everywhere); an invalid, landline or unknown number, or a
+    handset unreachable several times running, is unreachable; anything else is recorded
+    on the message only (None). A refusal goes to the app's refusal handler before this
+    returns. Flushes, never commits: the caller owns the transaction.
     """
     message.error_code = code
     message.error_message = text
-    action = PermanentAction.RECORDED
-    subscriber = _subscriber_of(message)
+    refusal: Refusal | None = None
+    reason = ""
     if code == OPTED_OUT:
-        if subscriber is not None:
-            _opt_out(subscriber)
-        action = PermanentAction.OPTED_OUT
+        refusal, reason = Refusal.OPTED_OUT, f"{code}: opted out with the carrier"
     elif code in UNREACHABLE_CODES:
-        if subscriber is not None:
-            _mark_unreachable(subscriber, f"{code}: {UNREACHABLE_CODES[code]}")
-        action = PermanentAction.UNREACHABLE
-    elif code == HANDSET_UNREACHABLE and subscriber is not None:
-        if _handset_unreachable_streak(subscriber):
-            _mark_unreachable(subscriber, f"{code}: unreachable {HANDSET_UNREACHABLE_STREAK} times")
-            action = PermanentAction.UNREACHABLE
+        refusal, reason = Refusal.UNREACHABLE, f"{code}: {UNREACHABLE_CODES[code]}"
+    elif code == HANDSET_UNREACHABLE and _handset_unreachable_streak(message.phone):
+        refusal = Refusal.UNREACHABLE
+        reason = f"{code}: unreachable {HANDSET_UNREACHABLE_STREAK} times"
     elif code in CONFIGURATION_CODES:
         log.error(
             "message %s refused by configuration error %s: %s",
@@ -144,35 +165,22 @@ def apply_permanent_error(message: Message, code: int | None, text: str | None) 
             code,
             mask_text(text or ""),
         )
+    if refusal is not None:
+        handler: RefusalHandler | None = current_app.extensions.get(_HANDLER)
+        if handler is None:
+            raise RefusalHandlerMissing("no refusal handler registered (dripper.create_app)")
+        handler(message, refusal, reason)
+        log.info("%s refused: %s (error %s)", mask_phone(message.phone), refusal.value, code)
     db.session.flush()
-    if action is not PermanentAction.RECORDED:
-        log.info("%s is now %s (error %s)", mask_phone(message.phone), action.value, code)
-    return action
+    return refusal
 
 
-def _opt_out(subscriber: Subscriber) -> None:
-    # The carrier refusing again (21610) keeps the first opt-out's time.
-    if subscriber.status is not SubscriberStatus.OPTED_OUT:
-        states.opt_out(subscriber, now())
-
-
-def _mark_unreachable(subscriber: Subscriber, reason: str) -> None:
-    # An opt-out is the stronger fact (it is what the person asked for); it stays.
-    if subscriber.status is SubscriberStatus.ACTIVE:
-        states.mark_unreachable(subscriber, reason[:200])
-
-
-def _subscriber_of(message: Message) -> Subscriber | None:
-    if message.subscriber is not None:
-        return message.subscriber
-    return db.session.scalar(select(Subscriber).where(Subscriber.phone == message.phone))
-
-
-def _handset_unreachable_streak(subscriber: Subscriber) -> bool:
+def _handset_unreachable_streak(phone: str) -> bool:
+    """Whether the number's last few outbound messages all failed as unreachable."""
     db.session.flush()  # the message at hand carries its code already
     recent = db.session.scalars(
         select(Message.error_code)
-        .where(Message.phone == subscriber.phone, Message.direction == Direction.OUTBOUND)
+        .where(Message.phone == phone, Message.direction == Direction.OUTBOUND)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(HANDSET_UNREACHABLE_STREAK)
     ).all()

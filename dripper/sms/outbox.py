@@ -24,6 +24,7 @@ from dripper.models import (
 )
 from dripper.sms.delivery import may_revive, revive
 from dripper.sms.queues import delivery_queue
+from dripper.sms.tasks import deliver, deliver_batch
 from dripper.window import SendWindow
 
 _COLLECTED = "dripper.sms.collected_deliveries"
@@ -205,8 +206,6 @@ def state_of(dedupe_key: str, subscription_id: int | None = None) -> DeliverySta
 
 def queue_deliveries(message_ids: list[int]) -> None:
     """Queue the delivery of stored messages once the caller commits: one task for all."""
-    from dripper.sms.tasks import deliver, deliver_batch
-
     if len(message_ids) == 1:
         enqueue_after_commit(deliver, message_ids[0])
     elif message_ids:
@@ -285,7 +284,5 @@ def queue_message(
         collector.messages.append(message)
         return message
     db.session.flush()
-    from dripper.sms.tasks import deliver
-
     enqueue_after_commit(deliver, message.id, queue=delivery_queue(kind))
     return message

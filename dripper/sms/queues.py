@@ -1,6 +1,10 @@
-"""Which Celery queue delivers a message: answers to a person go ahead of the drip."""
+"""Which Celery queue delivers a message (answers to a person go ahead of the drip), and
+the delivery tasks by name."""
 
 from __future__ import annotations
+
+from celery.canvas import Signature
+from flask import current_app
 
 from dripper.jobs import DEFAULT_QUEUE, REPLY_QUEUE
 from dripper.models import MessageKind
@@ -28,3 +32,14 @@ def is_reply(kind: MessageKind) -> bool:
 def delivery_queue(kind: MessageKind) -> str:
     """The Celery queue a message of this kind is delivered from."""
     return REPLY_QUEUE if is_reply(kind) else DEFAULT_QUEUE
+
+
+#: The names of the delivery tasks (dripper.sms.tasks). The delivery code below them
+#: queues a single delivery by name, so that it need not import the tasks that call it.
+DELIVER_TASK = "dripper.sms.deliver"
+DELIVER_BATCH_TASK = "dripper.sms.deliver_batch"
+
+
+def single_delivery() -> Signature:
+    """The single delivery task (``deliver(message_id)``), to queue with ``apply_async``."""
+    return current_app.extensions["celery"].signature(DELIVER_TASK)  # type: ignore[no-any-return]

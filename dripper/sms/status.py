@@ -15,7 +15,7 @@ from dripper import metrics
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageStatus
-from dripper.sms.errors import apply_permanent_error
+from dripper.sms.errors import record_permanent_error
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,9 @@ def apply_status(sid: str, status: str, error_code: int | None, error_message: s
     """Move the message with provider sid ``sid`` to ``status``; True if it changed.
 
     Unknown sids and statuses, repeats and steps backwards change nothing. A failed or
-    undelivered message with an error code goes through ``apply_permanent_error`` (21610
-    opts the person out, an invalid number makes them unreachable). Commits.
+    undelivered message with an error code goes through ``record_permanent_error`` (21610
+    is an opt-out, an invalid number is unreachable: the app's refusal handler acts on
+    the person). Commits.
     """
     try:
         new = MessageStatus(status.strip().lower())
@@ -64,7 +65,7 @@ def apply_status(sid: str, status: str, error_code: int | None, error_message: s
     if new in (MessageStatus.FAILED, MessageStatus.UNDELIVERED) and error_code is not None:
         message = db.session.get(Message, message_id, populate_existing=True)
         assert message is not None
-        apply_permanent_error(message, error_code, error_message)
+        record_permanent_error(message, error_code, error_message)
     db.session.commit()
     metrics.status_reported(new.value, error_code)
     log.info("message %s is %s", message_id, new.value)

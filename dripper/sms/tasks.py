@@ -4,33 +4,31 @@ and queue the retries that are due."""
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 from celery import Task, shared_task
-from flask import current_app, has_app_context
+from flask import current_app
 
 from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
 from dripper.sms.base import RetryableSendError
 from dripper.sms.delivery import (
-    Outcome,
+    BACKOFF_BASE,
+    BACKOFF_MAX,
+    DeliveryOutcome,
     being_sent,
     claim_due_retries,
     deliver_message,
     deliver_messages,
     plan_retry,
     replay_failure,
+    retry_delay,
     stale_messages,
 )
-from dripper.sms.queues import delivery_queue, is_reply
+from dripper.sms.queues import DELIVER_BATCH_TASK, DELIVER_TASK, delivery_queue, is_reply
 from dripper.sms.ratelimit import redis_client
 
 log = logging.getLogger(__name__)
-
-#: Defaults of DELIVERY_RETRY_BASE and DELIVERY_RETRY_MAX_DELAY (outside an app).
-BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
-BACKOFF_MAX = 1800.0
 
 #: Messages per chunk delivery task when the retry sweep queues never-tried messages.
 RETRY_CHUNK = 50
@@ -42,31 +40,18 @@ SWEEP_PAGE = 500
 SWEEP_MAX = 2000
 
 
-def retry_delay(retries: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, never sooner than the provider asked.
-
-    Waits past a few minutes are not broker countdowns: ``plan_retry`` parks them.
-    """
-    base, cap = BACKOFF_BASE, BACKOFF_MAX
-    if has_app_context():
-        base = float(current_app.config.get("DELIVERY_RETRY_BASE") or base)
-        cap = float(current_app.config.get("DELIVERY_RETRY_MAX_DELAY") or cap)
-    ceiling = min(cap, base * 2 ** min(retries, 32))
-    # Jitter spreads a burst of throttled tasks so they do not come back together.
-    delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)
-
-
 # Retries are handled in the body rather than with autoretry_for, so that parking the
 # row or giving up (recording the failure) happens inside the task, in the app context.
 # The task's own retries are only the short ones; plan_retry bounds them all.
 @shared_task(
     bind=True,
-    name="dripper.sms.deliver",
+    name=DELIVER_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,
-    # Above the limiter's longest wait plus a send and two lookups; below the send lock.
+    # Above the limiter's longest wait plus a send and a lookup (the send lock's span,
+    # SEND_LOCK_SECONDS); below DELIVERY_STALE_AFTER, after which the sweep queues a
+    # twin, which looks the message up before sending it again.
     soft_time_limit=120,
     time_limit=150,
 )
@@ -82,12 +67,11 @@ def deliver(self: Task, message_id: int) -> str:
 
 
 @shared_task(
-    name="dripper.sms.deliver_batch",
+    name=DELIVER_BATCH_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
-    # As deliver's: slots are only reserved within the limiter's longest wait, the locks
-    # (taken after the task starts) outlive the hard limit.
+    # As deliver's: slots are only reserved within the limiter's longest wait.
     soft_time_limit=120,
     time_limit=150,
 )
@@ -150,7 +134,9 @@ def retry_due() -> int:
 
 
 __all__ = [
-    "Outcome",
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "DeliveryOutcome",
     "deliver",
     "deliver_batch",
     "replay_failure",

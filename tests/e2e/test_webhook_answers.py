@@ -95,12 +95,12 @@ def test_a_crisis_text_gets_the_crisis_lines_in_the_webhooks_own_answer_with_no_
 def test_a_reply_in_the_webhooks_answer_is_never_handed_to_a_worker(phone: Handset) -> None:
     from datetime import timedelta
 
-    from dripper.sms.delivery import Outcome, deliver_message, stale_message_ids
+    from dripper.sms.delivery import DeliveryOutcome, deliver_message, stale_message_ids
 
     phone.text(CRISIS)
     [crisis] = outbound(phone, MessageKind.CRISIS_RESPONSE)
 
-    assert deliver_message(crisis.id) is Outcome.ALREADY_DONE  # a stray task sends nothing
+    assert deliver_message(crisis.id) is DeliveryOutcome.ALREADY_DONE  # a stray task sends nothing
     assert crisis.id not in stale_message_ids(timedelta(0))  # nor does the lost-task sweep
 
 

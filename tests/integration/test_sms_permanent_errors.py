@@ -14,7 +14,12 @@ from dripper.models import (
     SubscriberStatus,
     SubscriptionState,
 )
-from dripper.sms.errors import PermanentAction, apply_permanent_error
+from dripper.sms.errors import (
+    Refusal,
+    RefusalHandlerMissing,
+    on_refusal,
+    record_permanent_error,
+)
 from dripper_testkit import builders
 
 PHONE = "+15005550123"
@@ -36,9 +41,9 @@ def subscriber(app: Flask, course: Course) -> Subscriber:
 def test_opt_out_code_opts_the_person_out_everywhere(subscriber: Subscriber) -> None:
     message = outbound(subscriber)
 
-    action = apply_permanent_error(message, 21610, "Attempt to send to unsubscribed recipient")
+    refusal = record_permanent_error(message, 21610, "Attempt to send to unsubscribed recipient")
 
-    assert action is PermanentAction.OPTED_OUT
+    assert refusal is Refusal.OPTED_OUT
     assert subscriber.status is SubscriberStatus.OPTED_OUT
     assert subscriber.opted_out_at is not None
     assert {s.state for s in subscriber.subscriptions} == {SubscriptionState.OPTED_OUT}
@@ -49,10 +54,10 @@ def test_opt_out_code_opts_the_person_out_everywhere(subscriber: Subscriber) -> 
 
 
 def test_second_opt_out_code_keeps_the_first_time(subscriber: Subscriber) -> None:
-    apply_permanent_error(outbound(subscriber), 21610, None)
+    record_permanent_error(outbound(subscriber), 21610, None)
     first = subscriber.opted_out_at
 
-    apply_permanent_error(outbound(subscriber), 21610, None)
+    record_permanent_error(outbound(subscriber), 21610, None)
 
     assert subscriber.opted_out_at == first
 
@@ -60,15 +65,15 @@ def test_second_opt_out_code_keeps_the_first_time(subscriber: Subscriber) -> Non
 def test_opt_out_code_for_a_number_without_a_message_link_finds_the_subscriber(
     subscriber: Subscriber,
 ) -> None:
-    apply_permanent_error(outbound(None), 21610, None)
+    record_permanent_error(outbound(None), 21610, None)
 
     assert subscriber.status is SubscriberStatus.OPTED_OUT
 
 
 def test_unreachable_never_overrides_an_opt_out(subscriber: Subscriber) -> None:
-    apply_permanent_error(outbound(subscriber), 21610, None)
+    record_permanent_error(outbound(subscriber), 21610, None)
 
-    apply_permanent_error(outbound(subscriber), 21211, None)
+    record_permanent_error(outbound(subscriber), 21211, None)
 
     assert subscriber.status is SubscriberStatus.OPTED_OUT
 
@@ -76,9 +81,9 @@ def test_unreachable_never_overrides_an_opt_out(subscriber: Subscriber) -> None:
 def test_handset_unreachable_once_is_not_enough(subscriber: Subscriber) -> None:
     outbound(subscriber, code=None)
 
-    action = apply_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
+    refusal = record_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
 
-    assert action is PermanentAction.RECORDED
+    assert refusal is None
     assert subscriber.status is SubscriberStatus.ACTIVE
 
 
@@ -88,15 +93,41 @@ def test_handset_unreachable_three_times_running_marks_the_number_unreachable(
     outbound(subscriber, code=30003)
     outbound(subscriber, code=30003)
 
-    action = apply_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
+    refusal = record_permanent_error(outbound(subscriber), 30003, "Unreachable destination handset")
 
-    assert action is PermanentAction.UNREACHABLE
+    assert refusal is Refusal.UNREACHABLE
     assert subscriber.status is SubscriberStatus.UNREACHABLE
 
 
 def test_carrier_filtering_is_recorded_only(subscriber: Subscriber) -> None:
     message = outbound(subscriber)
 
-    assert apply_permanent_error(message, 30007, "Carrier violation") is PermanentAction.RECORDED
+    assert record_permanent_error(message, 30007, "Carrier violation") is None
     assert subscriber.status is SubscriberStatus.ACTIVE
     assert message.error_code == 30007
+
+
+def test_a_refusal_goes_to_the_handler_the_app_registered(
+    app: Flask, subscriber: Subscriber
+) -> None:
+    seen: list[tuple[int, Refusal, str]] = []
+    on_refusal(app, lambda message, refusal, reason: seen.append((message.id, refusal, reason)))
+    message = outbound(subscriber)
+
+    assert record_permanent_error(message, 21211, "Invalid 'To' Phone Number") is (
+        Refusal.UNREACHABLE
+    )
+
+    assert seen == [(message.id, Refusal.UNREACHABLE, "21211: invalid phone number")]
+    assert subscriber.status is SubscriberStatus.ACTIVE  # the handler decides, not sms
+
+
+def test_without_a_refusal_handler_a_refusal_is_an_error(
+    app: Flask, subscriber: Subscriber
+) -> None:
+    app.extensions.pop("dripper.sms.refusal_handler")
+
+    with pytest.raises(RefusalHandlerMissing):
+        record_permanent_error(outbound(subscriber), 21610, None)
+    # An error that says nothing about the person needs no handler.
+    assert record_permanent_error(outbound(subscriber), 30007, None) is None

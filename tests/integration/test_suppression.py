@@ -139,13 +139,13 @@ def test_anything_else_from_a_forgotten_number_is_answered_as_after_a_stop(
 def test_no_send_path_texts_a_suppressed_number(
     app: Flask, course: Any, forgotten_after_stop: Handset
 ) -> None:
-    from dripper.sms.delivery import Outcome, deliver_message
+    from dripper.sms.delivery import DeliveryOutcome, deliver_message
     from dripper.sms.outbox import queue_message
 
     lesson = queue_message(NUMBER, MessageKind.LESSON, course.lessons[0].text)
     db.session.commit()
 
-    assert deliver_message(lesson.id) is Outcome.CANCELED
+    assert deliver_message(lesson.id) is DeliveryOutcome.CANCELED
     db.session.expire_all()
     assert db.session.get(Message, lesson.id).status is MessageStatus.CANCELED  # type: ignore[union-attr]
 

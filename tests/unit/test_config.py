@@ -133,6 +133,12 @@ def test_operational_settings_have_defaults_and_take_numbers_from_the_environmen
     assert settings["SEND_RATE_REPLY_SHARE"] == 0.2
     assert settings["TWILIO_LOOKUP_DELAY"] == 60.0
     assert settings["DELIVERY_STALE_AFTER"] == 600
+    # A lookup and a send (4.5 s each) and the longest wait for a slot (60 s).
+    assert settings["SEND_LOCK_SECONDS"] == 69.0
+    assert (
+        load(tmp_path, environ={"SECRET_KEY": "k", "SEND_LOCK_SECONDS": "20"})["SEND_LOCK_SECONDS"]
+        == 20.0
+    )
     with pytest.raises(ConfigError, match="TWILIO_TIMEOUT"):
         load(tmp_path, environ={"SECRET_KEY": "k", "TWILIO_TIMEOUT": "soon"})
 
