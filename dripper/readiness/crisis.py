@@ -181,7 +181,8 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             \b(?:said|says|told\s+(?:me|us)|swore|promised|texted|yelled)\s+(?:that\s+)?
             (?:he|she|they)(?:'d|'ll|\s+would|\s+will|\s+is\s+going\s+to|\s+was\s+going\s+to|
             \s+was\s+gonna|\s+is\s+gonna|\s+gonna|'s\s+going\s+to|'s\s+gonna)\s+(?:kill|hurt|shoot|stab|
-            end|harm)|\b(?:he|she|they)(?:'ll|'d|\s+will|\s+would|\s+is\s+going\s+to|'s\s+going\s+to|
+            end|harm|make\s+(?:me|us|you|her|him|them)\s+disappear)|
+            \b(?:he|she|they)(?:'ll|'d|\s+will|\s+would|\s+is\s+going\s+to|'s\s+going\s+to|
             \s+gonna|'s\s+gonna)\s+(?:kill|hurt|shoot|stab)\s+(?:me|us|her|him|the\s+kids|my)\b|
             \b(?:hurt|kill|shoot|stab|harm)\s+(?:someone|somebody|people|everyone|the\s+(?:dog|cat|baby|
             kids)|his\s+(?:ex|wife|girlfriend|gf|kids|mom|dad|brother|sister)|her\s+(?:ex|husband|
@@ -317,7 +318,10 @@ _HYPERBOLE = rx(
     r"""\b(?:(?:is|are|was|were|'s|'re|been|be|keeps?)\s+)?killing\s+(?:me|it|us|my\s+\w+)\b|
     \bkilled\s+it\b|\b(?:would|'d|will|'ll|gonna|going\s+to|might)\s+(?:literally\s+)?kill\s+me\b
     (?:\s+(?:if|when|for|lol|haha|lmao))?|\bkill\s+(?:me|us)\s+now\b|\bkill\s+for\b|
-    \bkill\s+\w+\s+with\s+kindness|\bdying\s+(?:to|for|of|from|laughing|inside)\b|\bdied\s+laughing|
+    \bkill\s+\w+\s+with\s+kindness|\bkill(?:s|ing)?\s+(?:me|him|her|them|us)\s+with\s+(?:all\s+)?
+    (?:my|your|this|that|these|those|the)\s+(?:\w+\s+){0,2}?(?:nagging|questions|lectures?|
+    lecturing|worrying|hovering|fussing|reminders|texts|calls|advice|rules|checking)\b|
+    \bdying\s+(?:to|for|of|from|laughing|inside)\b|\bdied\s+laughing|
     \bto\s+die\s+for\b|\bdie\s+(?:of|from)\s+(?:embarrass\w*|laugh\w*|shame|boredom|cringe)|
     \b(?:bored|scared|worried|sick|tired|loved?|freezing|stressed)\s+(?:me\s+)?to\s+death\b|
     \bdead\s+(?:tired|serious|set|end|on|wrong|inside|lol|to\s+the\s+world)\b|\bi'?m\s+dead\b|

@@ -50,4 +50,7 @@ def test_held_out_scores_do_not_regress(report: EvaluationReport) -> None:
     assert crisis.recall == 1.0, report.format()
     assert crisis.precision >= 0.95, report.format()
     assert opt_out.recall == 1.0 and opt_out.precision == 1.0, report.format()
-    assert report.macro_f1 >= 0.90, report.format()
+    # 0.905 before the model learnt to read pushback described without its question
+    # (23 false crises of 113 replies read alone became 1; docs/CLASSIFIER.md): a few engaged
+    # replies here now read as resistant, a slower pace rather than the crisis lines.
+    assert report.macro_f1 >= 0.895, report.format()
