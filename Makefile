@@ -31,10 +31,11 @@ test: $(VENV)/.installed ## The whole suite: SQLite, and PostgreSQL where TEST_D
 check: $(VENV)/.installed ## Validate the course files
 	DRIPPER_SANDBOX=1 $(VENV)/bin/flask --app web course check lessons/
 
-lint: $(VENV)/.installed ## ruff (lint + format check), mypy, and the README's test references
+lint: $(VENV)/.installed ## ruff (lint + format check), mypy, import layers, and the README's test references
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy dripper dripper_testkit
+	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_promises.py
 
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting

@@ -56,8 +56,8 @@ from dripper.subscriptions.states import SCHEDULED_STATES, NextAction
 log = logging.getLogger(__name__)
 
 
-class Outcome(enum.StrEnum):
-    """What one send did; counted by the tests and the bench, logged at debug."""
+class StepOutcome(enum.StrEnum):
+    """What acting on one due subscription did; counted by the tests and the bench, logged at debug."""
 
     LESSON = "lesson"
     QUESTION = "question"
@@ -123,7 +123,7 @@ def _question_went_unanswered(subscription: Subscription) -> bool:
     return asked and not states.replied_since(subscription, subscription.last_lesson_at)
 
 
-def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
+def _send_lesson(subscription: Subscription, now: datetime) -> StepOutcome:
     subscriber = subscription.subscriber
     if subscription.state is State.PAUSED:
         states.resume(subscription, now)  # the pause ran out
@@ -140,14 +140,14 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
             window=schedule.send_window(subscriber, course),
         )
         states.complete(subscription, now)
-        return Outcome.COMPLETED
+        return StepOutcome.COMPLETED
     if _question_went_unanswered(subscription):
         subscription.unanswered_questions = (subscription.unanswered_questions or 0) + 1
     if silence.silent_too_long(subscription):
         # Several questions in a row went unanswered: ask once, then leave them be.
         _queue_check_in(subscription, now)
         states.go_dormant(subscription)
-        return Outcome.CHECK_IN
+        return StepOutcome.CHECK_IN
     queue_message(
         subscriber.phone,
         MessageKind.LESSON,
@@ -159,12 +159,12 @@ def _send_lesson(subscription: Subscription, now: datetime) -> Outcome:
         window=schedule.send_window(subscriber, subscription.course),
     )
     states.lesson_sent(subscription, lesson.id, now)
-    return Outcome.LESSON
+    return StepOutcome.LESSON
 
 
-def _send_question(subscription: Subscription, now: datetime) -> Outcome:
+def _send_question(subscription: Subscription, now: datetime) -> StepOutcome:
     lesson = subscription.last_lesson
-    outcome = Outcome.QUESTION_SKIPPED
+    outcome = StepOutcome.QUESTION_SKIPPED
     sent = (
         state_of(lesson_key(subscription.id, lesson.id, "lesson"), subscription.id)
         if lesson is not None
@@ -177,12 +177,12 @@ def _send_question(subscription: Subscription, now: datetime) -> Outcome:
             subscription.subscriber, subscription.course, now + timedelta(hours=delay)
         )
         states.question_at(subscription, at)
-        return Outcome.LESSON_PENDING
+        return StepOutcome.LESSON_PENDING
     if sent is DeliveryState.FAILED:
         # Not received: no question about it; the next lesson slot sends it again.
         subscription.lessons_sent = max(0, (subscription.lessons_sent or 0) - 1)
         states.question_done(subscription, now, gap_days=1)
-        return Outcome.LESSON_FAILED
+        return StepOutcome.LESSON_FAILED
     if (
         lesson is not None
         and lesson.question
@@ -198,7 +198,7 @@ def _send_question(subscription: Subscription, now: datetime) -> Outcome:
             dedupe_key=lesson_key(subscription.id, lesson.id, "question"),
             window=schedule.send_window(subscription.subscriber, subscription.course),
         )
-        outcome = Outcome.QUESTION
+        outcome = StepOutcome.QUESTION
     # Silence is information too: after unanswered questions, lessons come less often.
     states.question_done(subscription, now, gap_days=silence.gap_after_question(subscription))
     return outcome
@@ -230,7 +230,7 @@ def _queue_check_in(subscription: Subscription, now: datetime) -> None:
     subscription.unanswered_check_ins = (subscription.unanswered_check_ins or 0) + 1
 
 
-def _send_check_in(subscription: Subscription, now: datetime) -> Outcome:
+def _send_check_in(subscription: Subscription, now: datetime) -> StepOutcome:
     """Lessons were held after an overwhelmed reply: ask whether to go on (NEXT) or pause.
 
     Unanswered, it is asked once more a week later; after that, nothing until they
@@ -248,10 +248,10 @@ def _send_check_in(subscription: Subscription, now: datetime) -> Outcome:
             subscription.subscriber, subscription.course, now, days=repeat
         )
         states.wait_for_reply(subscription, at, NextAction.CHECK_IN)
-    return Outcome.CHECK_IN
+    return StepOutcome.CHECK_IN
 
 
-def _send_offer(subscription: Subscription, now: datetime) -> Outcome:
+def _send_offer(subscription: Subscription, now: datetime) -> StepOutcome:
     """After pushback twice in a row: the next lesson is offered ("reply NEXT"), not sent."""
     if subscription.state is State.PAUSED:
         states.resume(subscription, now)
@@ -259,17 +259,17 @@ def _send_offer(subscription: Subscription, now: datetime) -> Outcome:
     wait = schedule.pacing_count(subscription.course, "offer_wait_days")
     until = schedule.next_daily_slot(subscription.subscriber, subscription.course, now, days=wait)
     states.wait_for_reply(subscription, until, NextAction.OFFER_EXPIRES)
-    return Outcome.OFFER
+    return StepOutcome.OFFER
 
 
-def _offer_expires(subscription: Subscription, now: datetime) -> Outcome:
+def _offer_expires(subscription: Subscription, now: datetime) -> StepOutcome:
     """No NEXT (and no reply) within the wait: nothing more until they text."""
     states.go_dormant(subscription)
-    return Outcome.DORMANT
+    return StepOutcome.DORMANT
 
 
 #: What the send does for each ``next_action``.
-ACTIONS: dict[str, Callable[[Subscription, datetime], Outcome]] = {
+ACTIONS: dict[str, Callable[[Subscription, datetime], StepOutcome]] = {
     NextAction.LESSON: _send_lesson,
     NextAction.QUESTION: _send_question,
     NextAction.CHECK_IN: _send_check_in,
@@ -278,7 +278,7 @@ ACTIONS: dict[str, Callable[[Subscription, datetime], Outcome]] = {
 }
 
 
-def _act(subscription_id: int, claim_token: str, now: datetime) -> Outcome:
+def _act(subscription_id: int, claim_token: str, now: datetime) -> StepOutcome:
     """Do what a claimed subscription is due for, in the caller's transaction.
 
     Raises IntegrityError when a racing run wrote the same dedupe key first.
@@ -294,7 +294,7 @@ def _act(subscription_id: int, claim_token: str, now: datetime) -> Outcome:
         .values(claimed_at=now)
     )
     if touched.rowcount != 1:  # type: ignore[attr-defined]
-        return Outcome.STALE
+        return StepOutcome.STALE
     subscription = db.session.get(
         Subscription,
         subscription_id,
@@ -331,7 +331,7 @@ def _take_many(
     return {subscription.id: subscription for subscription in rows}
 
 
-def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) -> Outcome:
+def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) -> StepOutcome:
     """``_act``'s second half, on a subscription taken and read in this transaction.
 
     ``flush=False`` leaves the flush to the caller (a chunk flushes once)."""
@@ -341,10 +341,10 @@ def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) ->
 
     if not subscriber.may_be_texted:
         states.unschedule(subscription)
-        return Outcome.NOT_TEXTABLE
+        return StepOutcome.NOT_TEXTABLE
     if subscription.state not in SCHEDULED_STATES:
         states.release(subscription)
-        return Outcome.NOT_SCHEDULED
+        return StepOutcome.NOT_SCHEDULED
     action = ACTIONS.get(subscription.next_action or "")
     if action is None:
         # Keep the claim (its time now renewed): it expires after DRIP_CLAIM_TIMEOUT and
@@ -354,14 +354,14 @@ def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) ->
             subscription_id,
             subscription.next_action,
         )
-        return Outcome.UNKNOWN_ACTION
+        return StepOutcome.UNKNOWN_ACTION
     zones = schedule.zones_of(subscriber)
     opens, closes = schedule.window(course)
     if not schedule.in_window(now, zones, opens, closes):
         # Late (a backlog, a restart overnight): the same action at the next opening.
         at = schedule.next_opening(now, zones, opens, closes)
         states.defer_to_window(subscription, at)
-        return Outcome.QUIET_HOURS
+        return StepOutcome.QUIET_HOURS
     outcome = action(subscription, now)
     if subscription.failure_count:
         subscription.failure_count = 0  # it went through: the failures were not in a row
@@ -373,7 +373,7 @@ def _act_on(subscription: Subscription, now: datetime, *, flush: bool = True) ->
     return outcome
 
 
-def perform(subscription_id: int, claim_token: str) -> Outcome:
+def perform(subscription_id: int, claim_token: str) -> StepOutcome:
     """Do what a claimed subscription is due for, once; commits. Safe to call twice."""
     try:
         outcome = _act(subscription_id, claim_token, clock_now())
@@ -383,7 +383,7 @@ def perform(subscription_id: int, claim_token: str) -> Outcome:
         # rolling back drops this run's changes and the delivery it had queued.
         db.session.rollback()
         log.info("subscription %s: already sent by a concurrent run", subscription_id)
-        return Outcome.DUPLICATE
+        return StepOutcome.DUPLICATE
     except (OperationalError, SoftTimeLimitExceeded):
         raise  # the database itself, or a task out of time: not this subscription's fault
     except Exception as error:
@@ -435,7 +435,7 @@ def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int
             for subscription_id in subscription_ids:
                 subscription = taken.get(subscription_id)
                 if subscription is None:
-                    outcome = Outcome.STALE.value
+                    outcome = StepOutcome.STALE.value
                 else:
                     if subscription.subscriber_id in seen:
                         # Read again after what the chunk did to the same person.

@@ -51,6 +51,7 @@ from sqlalchemy.orm import joinedload
 from dripper import config as configuration
 from dripper import metrics, suppression
 from dripper.clock import now
+from dripper.config import DEFAULTS
 from dripper.extensions import db
 from dripper.gsm import count_segments
 from dripper.jobs import enqueue_after_commit
@@ -88,7 +89,7 @@ _LOOKUP_WINDOW = timedelta(days=2)
 #: An attempt whose outcome is unknown is looked up this many times, TWILIO_LOOKUP_DELAY
 #: apart, before it is sent again: Twilio may list a message only a while after taking it.
 LOOKUPS_BEFORE_RESEND = 2
-DEFAULT_LOOKUP_DELAY = 60.0
+DEFAULT_LOOKUP_DELAY = float(DEFAULTS["TWILIO_LOOKUP_DELAY"])
 _LOOKUPS_PREFIX = "dripper:sms:lookups:"
 
 #: A retry due sooner than this waits in the broker (a countdown); a later one waits on
@@ -99,8 +100,8 @@ COUNTDOWN_LIMIT = 300.0
 MAX_BUSY_RETRIES = 6
 
 #: Defaults of DELIVERY_RETRY_BASE and DELIVERY_RETRY_MAX_DELAY (outside an app).
-BACKOFF_BASE = 5.0  # seconds before the first retry; doubled each time
-BACKOFF_MAX = 1800.0
+BACKOFF_BASE = float(DEFAULTS["DELIVERY_RETRY_BASE"])  # before the first retry; doubled each time
+BACKOFF_MAX = float(DEFAULTS["DELIVERY_RETRY_MAX_DELAY"])
 
 #: Messages whose send slots start within this span are started, sent and recorded
 #: together. At a high SEND_RATE a whole chunk is one wave; at a low one each wave is
@@ -108,7 +109,7 @@ BACKOFF_MAX = 1800.0
 #: each send as for a single message.
 WAVE_SECONDS = 0.5
 #: Provider calls in flight at once per delivery task (SMS_SEND_CONCURRENCY).
-DEFAULT_SEND_CONCURRENCY = 4
+DEFAULT_SEND_CONCURRENCY = int(DEFAULTS["SMS_SEND_CONCURRENCY"])
 
 _RELEASE_MANY = """
 local released = 0

@@ -25,6 +25,7 @@ import redis
 from flask import Flask, current_app
 
 from dripper import metrics
+from dripper.config import DEFAULTS
 from dripper.sms.base import RetryableSendError
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,9 @@ _EXTENSION = "dripper.sms.limiter"
 KEY_PREFIX = "dripper:sms:rate:"
 
 #: Longest a delivery waits for a slot before it gives the worker back and retries later.
-DEFAULT_MAX_WAIT = 60.0
-#: The part of the rate the drip leaves to replies (SEND_RATE_REPLY_SHARE).
-DEFAULT_REPLY_SHARE = 0.2
+DEFAULT_MAX_WAIT = float(DEFAULTS["SEND_RATE_MAX_WAIT"])
+#: The part of the rate the drip leaves to replies.
+DEFAULT_REPLY_SHARE = float(DEFAULTS["SEND_RATE_REPLY_SHARE"])
 
 # KEYS[1]: the next free slot (µs, Redis clock); KEYS[2]: the drip's credit of holes
 # owed; KEYS[3]: the holes left for replies (a sorted set, score = the hole's time).

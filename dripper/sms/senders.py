@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from dripper.config import ConfigError
+from dripper.config import DEFAULTS, ConfigError
 from dripper.sms.base import Sender
 from dripper.sms.console import ConsoleSender
 from dripper.sms.twilio_sender import DEFAULT_API_URL, TwilioSender
@@ -52,7 +52,7 @@ def build_sender(config: Mapping[str, Any]) -> Sender:
             messaging_service_sid=config.get("TWILIO_MESSAGING_SERVICE_SID"),
             api_url=config.get("TWILIO_API_URL") or DEFAULT_API_URL,
             status_callback=status_callback_url(config),
-            timeout=float(config.get("TWILIO_TIMEOUT", 15.0)),
+            timeout=float(config.get("TWILIO_TIMEOUT") or DEFAULTS["TWILIO_TIMEOUT"]),
         )
     raise ConfigError(f"SMS_BACKEND must be twilio or console, not {backend!r}")
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from dripper.config import DEFAULTS
 from dripper.sms.base import RetryableSendError, SendResult
 from dripper.sms.errors import classify_exception
 
-DEFAULT_API_URL = "https://api.twilio.com"
+DEFAULT_API_URL = str(DEFAULTS["TWILIO_API_URL"])
 
 #: How far apart our clock and Twilio's may be when matching a message's creation time.
 CLOCK_SKEW = timedelta(minutes=10)

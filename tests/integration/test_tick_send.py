@@ -13,7 +13,7 @@ from flask import Flask
 
 from dripper.clock import now, sandbox_clock
 from dripper.drip import tasks
-from dripper.drip.tasks import Outcome, kick, perform, send_batch
+from dripper.drip.tasks import StepOutcome, kick, perform, send_batch
 from dripper.drip.tick import claim_one
 from dripper.extensions import db
 from dripper.models import (
@@ -55,7 +55,7 @@ def person(app: Flask, tiny: Course, sent: list[Any]) -> Subscription:
     return subscription
 
 
-def run_when_due(subscription: Subscription) -> Outcome:
+def run_when_due(subscription: Subscription) -> StepOutcome:
     """Move the clock to the next send, claim it as the tick would, and do it."""
     assert subscription.next_send_at is not None
     if subscription.next_send_at > now():
@@ -81,13 +81,13 @@ def local(when: datetime | None) -> datetime:
 def test_a_day_is_a_lesson_then_its_question_then_tomorrows_lesson_at_nine(
     person: Subscription, sent: list[Any]
 ) -> None:
-    assert run_when_due(person) is Outcome.LESSON
+    assert run_when_due(person) is StepOutcome.LESSON
     assert bodies(person) == ["Lesson 1 text."]
     assert person.next_action == NextAction.QUESTION
     assert local(person.next_send_at).time() == time(12, 0)  # 3 hours later
     assert person.claim_token is None and person.lessons_sent == 1
 
-    assert run_when_due(person) is Outcome.QUESTION
+    assert run_when_due(person) is StepOutcome.QUESTION
     assert bodies(person) == ["Lesson 1 text.", "Question 1?"]
     assert person.next_action == NextAction.LESSON
     assert local(person.next_send_at) == MONDAY_9AM + timedelta(days=1)
@@ -104,15 +104,15 @@ def test_running_the_same_claim_twice_sends_once(person: Subscription) -> None:
     token = claim_one(person.id)
     db.session.commit()
     assert token
-    assert perform(person.id, token) is Outcome.LESSON
-    assert perform(person.id, token) is Outcome.STALE
+    assert perform(person.id, token) is StepOutcome.LESSON
+    assert perform(person.id, token) is StepOutcome.STALE
     assert len(outbound(person.id)) == 1
 
 
 def test_a_stale_claim_does_nothing(person: Subscription) -> None:
     assert claim_one(person.id)
     db.session.commit()
-    assert perform(person.id, "not-the-token") is Outcome.STALE
+    assert perform(person.id, "not-the-token") is StepOutcome.STALE
     assert outbound(person.id) == []
 
 
@@ -121,7 +121,7 @@ def test_a_transition_while_claimed_makes_the_send_a_no_op(person: Subscription)
     db.session.commit()
     states.pause(person, 3, now())
     db.session.commit()
-    assert perform(person.id, str(token)) is Outcome.STALE
+    assert perform(person.id, str(token)) is StepOutcome.STALE
     assert outbound(person.id) == []
     assert person.state is SubscriptionState.PAUSED
 
@@ -130,7 +130,7 @@ def test_the_question_is_skipped_when_they_already_replied(person: Subscription)
     run_when_due(person)
     states.reply_received(person, now() + timedelta(minutes=20))
     db.session.commit()
-    assert run_when_due(person) is Outcome.QUESTION_SKIPPED
+    assert run_when_due(person) is StepOutcome.QUESTION_SKIPPED
     assert bodies(person) == ["Lesson 1 text."]
     assert person.next_action == NextAction.LESSON
     assert local(person.next_send_at) == MONDAY_9AM + timedelta(days=1)
@@ -162,9 +162,9 @@ def test_a_skipped_question_is_not_counted_as_unanswered(person: Subscription) -
 
 def test_the_end_of_the_course_sends_the_completion_once(person: Subscription) -> None:
     for _ in range(3):
-        assert run_when_due(person) is Outcome.LESSON
-        assert run_when_due(person) is Outcome.QUESTION
-    assert run_when_due(person) is Outcome.COMPLETED
+        assert run_when_due(person) is StepOutcome.LESSON
+        assert run_when_due(person) is StepOutcome.QUESTION
+    assert run_when_due(person) is StepOutcome.COMPLETED
     assert person.state is SubscriptionState.COMPLETED
     assert person.next_send_at is None and person.claim_token is None
     kinds = [m.kind for m in outbound(person.id)]
@@ -196,7 +196,7 @@ def test_reordered_inserted_and_archived_lessons_never_repeat_or_skip_a_lesson(
 
     sent_lessons = []
     while person.state is not SubscriptionState.COMPLETED:
-        if run_when_due(person) is Outcome.LESSON:
+        if run_when_due(person) is StepOutcome.LESSON:
             sent_lessons.append(bodies(person)[-1])
     assert sent_lessons == ["New text.", "Lesson 4 text."]
     received = [m.body for m in outbound(person.id, MessageKind.LESSON)]
@@ -210,7 +210,7 @@ def test_someone_who_cannot_be_texted_gets_nothing_and_leaves_the_schedule(
     db.session.commit()
     person.subscriber.status = SubscriberStatus.UNREACHABLE
     db.session.commit()
-    assert perform(person.id, str(token)) is Outcome.NOT_TEXTABLE
+    assert perform(person.id, str(token)) is StepOutcome.NOT_TEXTABLE
     db.session.refresh(person)
     assert outbound(person.id) == []
     assert person.next_send_at is None and person.claim_token is None
@@ -221,11 +221,11 @@ def test_a_send_picked_up_in_quiet_hours_moves_to_the_next_opening(
 ) -> None:
     late = datetime(2026, 3, 9, 22, 30, tzinfo=NEW_YORK)  # a backlog ran late
     sandbox_clock().set(late)
-    assert run_when_due(person) is Outcome.QUIET_HOURS
+    assert run_when_due(person) is StepOutcome.QUIET_HOURS
     assert outbound(person.id) == []
     assert person.next_action == NextAction.LESSON and person.claim_token is None
     assert local(person.next_send_at) == datetime(2026, 3, 10, 8, 0, tzinfo=NEW_YORK)
-    assert run_when_due(person) is Outcome.LESSON
+    assert run_when_due(person) is StepOutcome.LESSON
 
 
 def test_a_pause_that_runs_out_resumes_with_the_next_lesson(person: Subscription) -> None:
@@ -234,7 +234,7 @@ def test_a_pause_that_runs_out_resumes_with_the_next_lesson(person: Subscription
     db.session.commit()
     assert person.state is SubscriptionState.PAUSED
     assert local(person.next_send_at) == MONDAY_9AM + timedelta(days=2)
-    assert run_when_due(person) is Outcome.LESSON
+    assert run_when_due(person) is StepOutcome.LESSON
     assert person.state is SubscriptionState.ACTIVE
     assert bodies(person)[-1] == "Lesson 2 text."
 
@@ -264,7 +264,7 @@ def test_a_racing_run_that_loses_on_the_dedupe_key_rolls_back_cleanly(
         return real_scalar(statement, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "scalar", blind_to_the_winner)
-    assert perform(person.id, str(token)) is Outcome.DUPLICATE
+    assert perform(person.id, str(token)) is StepOutcome.DUPLICATE
     monkeypatch.undo()
     db.session.refresh(person)
     assert person.lessons_sent == 0 and person.next_action == NextAction.LESSON
@@ -280,7 +280,7 @@ def test_an_action_without_a_handler_keeps_its_claim_for_a_later_retry(
     assert person.next_action not in tasks.ACTIONS
     token = claim_one(person.id)
     db.session.commit()
-    assert perform(person.id, str(token)) is Outcome.UNKNOWN_ACTION
+    assert perform(person.id, str(token)) is StepOutcome.UNKNOWN_ACTION
     db.session.refresh(person)
     assert person.claim_token == token
 
@@ -295,7 +295,7 @@ def test_more_is_sent_at_once_through_kick(
     db.session.commit()
     [(subscription_id, token)] = [args for n, args in sent if n == "dripper.drip.send_due"]
     assert subscription_id == person.id and person.claim_token == token
-    assert perform(person.id, token) is Outcome.LESSON
+    assert perform(person.id, token) is StepOutcome.LESSON
     assert bodies(person)[-1] == "Lesson 2 text."
 
 
@@ -323,7 +323,7 @@ def test_a_batch_goes_on_past_a_subscription_that_fails(
     db.session.commit()
     real = tasks._send_lesson
 
-    def flaky(subscription: Subscription, at: datetime) -> Outcome:
+    def flaky(subscription: Subscription, at: datetime) -> StepOutcome:
         if subscription.id == people[1].id:
             raise RuntimeError("boom")
         return real(subscription, at)
