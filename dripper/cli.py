@@ -18,12 +18,15 @@ from dripper.clock import SandboxDisabled, now, parse_duration, sandbox_clock
 from dripper.courses.check import check_paths
 from dripper.courses.spec import CourseFileError, course_files, dump, load
 from dripper.courses.store import export_course, import_course
+from dripper.drip.cli import drip_cli
 from dripper.extensions import db
 from dripper.labels import ReplyLabel
 from dripper.logs import mask_phone
 from dripper.models import Admin, AuditEntry, SubscriberStatus
 from dripper.readiness.alerts import alert_cli
+from dripper.readiness.cli import classifier_cli, classify_command
 from dripper.readiness.service import retrain
+from dripper.sms.cli import delivery_cli
 
 course_cli = AppGroup("course", help="Load, write out and validate course files.")
 admin_cli = AppGroup("admin", help="Manage admins.")
@@ -247,10 +250,6 @@ def reply_relabel(message_id: int, label: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from dripper.drip.cli import drip_cli
-    from dripper.readiness.cli import classifier_cli, classify_command
-    from dripper.sms.cli import delivery_cli
-
     groups = (course_cli, admin_cli, clock_cli, drip_cli, subscriber_cli, reply_cli, delivery_cli)
     for group in groups:
         app.cli.add_command(group)

@@ -14,6 +14,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from dripper.extensions import db
+from dripper.models import Setting
 
 OFFSET_KEY = "sandbox_clock_offset"
 _DURATION = re.compile(r"(\d+)\s*([wdhms])")
@@ -39,8 +40,6 @@ class SandboxClock:
     """Real time shifted by an offset that every process shares through the database."""
 
     def offset(self) -> timedelta:
-        from dripper.models import Setting
-
         value = db.session.scalar(select(Setting.value).where(Setting.key == OFFSET_KEY))
         return timedelta(seconds=float(value)) if value else timedelta(0)
 
@@ -64,8 +63,6 @@ class SandboxClock:
         return self.now()
 
     def _store(self, offset: timedelta) -> None:
-        from dripper.models import Setting
-
         setting = db.session.get(Setting, OFFSET_KEY) or Setting(key=OFFSET_KEY)
         setting.value = repr(offset.total_seconds())
         db.session.add(setting)

@@ -33,6 +33,7 @@ from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.conversation import apply, context, replies
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
+from dripper.drip.tasks import kick
 from dripper.extensions import db
 from dripper.keywords import Command, Keyword, keyword_form, parse_command
 from dripper.labels import ReplyLabel
@@ -50,6 +51,7 @@ from dripper.models import (
 )
 from dripper.models import SubscriptionState as State
 from dripper.readiness.opt_out import opt_out_rule
+from dripper.readiness.service import classify
 from dripper.subscriptions import schedule, states
 
 if TYPE_CHECKING:
@@ -301,8 +303,6 @@ def _review(inbound: Inbound, subscription: Subscription | None) -> None:
 def _classify(message: Message, question: str | None = None) -> Classification:
     """The reply's label, read as the answer to ``question`` when there is one, stored on
     it with its confidence and whether to review it."""
-    from dripper.readiness.service import classify
-
     result = classify(message.body or "", question)
     message.label = result.label
     message.confidence = round(result.confidence, 4)
@@ -442,8 +442,6 @@ def _more(inbound: Inbound, subscription: Subscription) -> None:
         return free_text(inbound)
     if at is None:
         return _send(inbound, "more_limit", subscription)
-    from dripper.drip.tasks import kick
-
     kick(subscription.id)  # now, not at the next tick (if the window is open)
     return None
 

@@ -38,6 +38,7 @@ from dripper.readiness.model import (
     CORPUS_DIR,
     Example,
     TrainedModel,
+    fit,
     read_corpus,
     train,
     training_rows,
@@ -449,8 +450,6 @@ def cross_validate_by_question(
     """
     import random
 
-    from dripper.readiness.model import fit
-
     examples = [
         e
         for e in read_corpus(CORPUS_DIR if corpus_dir is None else corpus_dir)
@@ -498,8 +497,6 @@ def cross_validate(
     without touching the held-out score. Rows are shuffled with ``seed`` before folding.
     """
     import random
-
-    from dripper.readiness.model import fit
 
     examples = [
         e

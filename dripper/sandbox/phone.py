@@ -44,7 +44,9 @@ from dripper.models import (
     Subscription,
 )
 from dripper.phones import time_zones_for
+from dripper.sandbox.explain import explain
 from dripper.sms.base import SendError
+from dripper.sms.delivery import deliver_message
 from dripper.subscriptions.states import SCHEDULED_STATES
 
 log = logging.getLogger(__name__)
@@ -243,8 +245,6 @@ def deliver_pending(phones: list[str]) -> int:
     the page shows them go from pending to sent. Without one (tests, a web process on its
     own) they are delivered here; a worker that turns up meanwhile and holds one keeps it.
     """
-    from dripper.sms.delivery import deliver_message
-
     if worker_answers():
         return 0
     ids = list(
@@ -400,8 +400,6 @@ def conversation(phone: str) -> list[Bubble]:
 
 def state(phone: str) -> dict[str, Any]:
     """Everything one phone column shows: the number, its time, its texts, what's next."""
-    from dripper.sandbox.explain import explain
-
     tz = zone(phone)
     now = sandbox_clock().now()
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.phone == phone))
