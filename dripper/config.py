@@ -65,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_LOGIN_IP_LIMIT": "10/minute;100/day",  # admin sign-in attempts per client address
     "ADMIN_LOGIN_ACCOUNT_LIMIT": "5/15 minutes",  # failed admin sign-ins per account
     "ADMIN_PAGE_SIZE": 50,  # rows per page in the admin subscriber list
+    # Seconds the dev phone's clock waits for a worker to send what a step queued.
+    "SANDBOX_SEND_WAIT": 30.0,
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
@@ -75,6 +77,7 @@ _FLOATS = {
     "TWILIO_LOOKUP_DELAY",
     "DELIVERY_RETRY_BASE",
     "DELIVERY_RETRY_MAX_DELAY",
+    "SANDBOX_SEND_WAIT",
 }
 _INTS = {
     "DRIP_BATCH_SIZE",
