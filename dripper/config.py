@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_PAGE_SIZE": 50,  # rows per page in the admin subscriber list
     # Seconds the dev phone's clock waits for a worker to send what a step queued.
     "SANDBOX_SEND_WAIT": 30.0,
+    # Seconds a process trusts its copy of the course list before asking the database
+    # whether a course changed in another process (dripper/courses/live.py).
+    "COURSE_CACHE_SECONDS": 5.0,
 }
 
 _BOOLEANS = {"DRIPPER_SANDBOX"}
@@ -78,6 +81,7 @@ _FLOATS = {
     "DELIVERY_RETRY_BASE",
     "DELIVERY_RETRY_MAX_DELAY",
     "SANDBOX_SEND_WAIT",
+    "COURSE_CACHE_SECONDS",
 }
 _INTS = {
     "DRIP_BATCH_SIZE",

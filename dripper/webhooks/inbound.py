@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from dripper.clock import now
@@ -54,7 +55,15 @@ def read_inbound(form: Mapping[str, str]) -> InboundSms:
     return InboundSms(sid=sid, phone=phone.e164, body=storable(form.get("Body") or ""))
 
 
-def store_inbound(sms: InboundSms) -> Message | None:
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message on record: its id, and when it was acted on (None: not yet)."""
+
+    id: int
+    handled_at: datetime | None
+
+
+def store_inbound(sms: InboundSms) -> StoredInbound | None:
     """Store and commit the message, or find it stored before (a retry: its ``handled_at``
     says whether it was acted on); ``None`` when a twin stored it at the same moment.
 
@@ -62,10 +71,17 @@ def store_inbound(sms: InboundSms) -> Message | None:
     handling does, and a retry racing this one meets the unique provider_sid. A retry
     of a message not handled yet (its handling failed) is handled now; ``handle_stored``
     makes sure only one of the racers acts on it.
+
+    On PostgreSQL this commit does not wait for its WAL flush (``synchronous_commit``
+    off for this transaction only): the webhook answers only after the handling's
+    commit, whose flush covers this one (the WAL is flushed in order), and a failed
+    handling is counted in a transaction of its own that waits for its flush too.
     """
-    stored = db.session.scalar(select(Message).where(Message.provider_sid == sms.sid))
+    stored = db.session.execute(
+        select(Message.id, Message.handled_at).where(Message.provider_sid == sms.sid)
+    ).first()
     if stored is not None:
-        return stored
+        return StoredInbound(stored.id, stored.handled_at)
     received_at = now()
     message = Message(
         direction=Direction.INBOUND,
@@ -74,15 +90,20 @@ def store_inbound(sms: InboundSms) -> Message | None:
         provider_sid=sms.sid,
         phone=sms.phone,
         body=sms.body,
-        subscriber_id=db.session.scalar(select(Subscriber.id).where(Subscriber.phone == sms.phone)),
+        # Looked up by the INSERT itself: one statement fewer.
+        subscriber_id=select(Subscriber.id).where(Subscriber.phone == sms.phone).scalar_subquery(),
         created_at=received_at,
         status_at=received_at,
     )
     db.session.add(message)
     try:
+        db.session.flush()
+        message_id = message.id  # from the INSERT's RETURNING: no read after the commit
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         db.session.commit()
     except IntegrityError:
         # The same MessageSid committed by a concurrent retry between our check and insert.
         db.session.rollback()
         return None
-    return message
+    return StoredInbound(message_id, None)
