@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dripper.clock import now
@@ -71,11 +71,6 @@ def store_inbound(sms: InboundSms) -> StoredInbound | None:
     handling does, and a retry racing this one meets the unique provider_sid. A retry
     of a message not handled yet (its handling failed) is handled now; ``handle_stored``
     makes sure only one of the racers acts on it.
-
-    On PostgreSQL this commit does not wait for its WAL flush (``synchronous_commit``
-    off for this transaction only): the webhook answers only after the handling's
-    commit, whose flush covers this one (the WAL is flushed in order), and a failed
-    handling is counted in a transaction of its own that waits for its flush too.
     """
     stored = db.session.execute(
         select(Message.id, Message.handled_at).where(Message.provider_sid == sms.sid)
@@ -99,8 +94,6 @@ def store_inbound(sms: InboundSms) -> StoredInbound | None:
     try:
         db.session.flush()
         message_id = message.id  # from the INSERT's RETURNING: no read after the commit
-        if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         db.session.commit()
     except IntegrityError:
         # The same MessageSid committed by a concurrent retry between our check and insert.
