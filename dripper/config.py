@@ -72,6 +72,11 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_LOGIN_IP_LIMIT": "10/minute;100/day",  # admin sign-in attempts per client address
     "ADMIN_LOGIN_ACCOUNT_LIMIT": "5/15 minutes",  # failed admin sign-ins per account
     "ADMIN_PAGE_SIZE": 50,  # rows per page in the admin subscriber list
+    # Seconds the dev phone's clock waits for a worker to send what a step queued.
+    "SANDBOX_SEND_WAIT": 30.0,
+    # Seconds a process trusts its copy of the course list before asking the database
+    # whether a course changed in another process (dripper/courses/live.py).
+    "COURSE_CACHE_SECONDS": 5.0,
 }
 
 #: DRIP_BATCH_SIZE when unset. PostgreSQL locks only a batch's own rows (``SKIP LOCKED``),
@@ -89,6 +94,8 @@ _FLOATS = {
     "SEND_LOCK_SECONDS",
     "DELIVERY_RETRY_BASE",
     "DELIVERY_RETRY_MAX_DELAY",
+    "SANDBOX_SEND_WAIT",
+    "COURSE_CACHE_SECONDS",
 }
 _INTS = {
     "DRIP_BATCH_SIZE",

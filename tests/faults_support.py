@@ -234,6 +234,22 @@ class Beat:
                 db.session.remove()
 
 
+def forget_earlier_sweeps(redis_url: str) -> None:
+    """Drop the sweep's "queued again lately" marks (``dripper:sms:swept:<id>``, kept 15
+    minutes) that earlier tests left: message ids start at 1 again in every test
+    (TRUNCATE … RESTART IDENTITY), and the sweep would skip this test's lost deliveries
+    whose ids were swept before."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter("dripper:sms:swept:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll ``condition`` until it holds; the seconds it took (TimeoutError after)."""
     started = wall.monotonic()
@@ -403,13 +419,23 @@ class TcpProxy:
 
     @staticmethod
     def _pipe(source: Any, sink: Any) -> None:
+        import socket
+
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
         except OSError:
             pass
         finally:
+            # Shut both down before closing: a plain close() neither wakes the other
+            # direction's thread, blocked in recv() on the same socket, nor tells its
+            # peer, so PostgreSQL would keep that backend (and the locks of its open
+            # transaction) for as long as the test process lives.
             for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 try:
                     sock.close()
                 except OSError:

@@ -33,6 +33,7 @@ from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.conversation import apply, context, replies
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
+from dripper.courses.live import course_keywords, live_courses
 from dripper.drip.tasks import kick
 from dripper.extensions import db
 from dripper.keywords import Command, Keyword, keyword_form, parse_command
@@ -176,8 +177,8 @@ def unhandled_message_ids(limit: int = 100) -> list[int]:
 
 def handle_inbound(message: Message) -> None:
     """Act on an inbound text that is already stored; the caller commits."""
-    courses = list(db.session.scalars(select(Course).order_by(Course.id)))
-    keywords = frozenset(course.keyword.upper() for course in courses)
+    courses = live_courses()  # kept per process (dripper/courses/live.py)
+    keywords = course_keywords()
     command = parse_command(message.body or "", keywords)
     subscriber = find_subscriber(message.phone, lock=True)
     if subscriber is None and not _rejoins(command):

@@ -7,7 +7,9 @@ over HTTP: PUBLIC_URL need not be reachable from the server, and a single-thread
 server cannot call itself). Moving the clock lives through the time step by step: each
 send of a pretend number that falls due is done, in order, as beat and the worker
 would do it. What they queue is delivered by the worker when one answers a ping, and in
-the request otherwise (the per-message send lock settles a race between the two).
+the request otherwise (the per-message send lock settles a race between the two). Either
+way the clock moves on only once those sends are recorded: a text still waiting for the
+worker when the clock passes its window's close would be held until the next morning.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ MAX_STEPS = 200
 
 class NotPretend(LookupError):
     """A number that was not made on the dev phone (only those may be reset)."""
+
+
+class SendsNotRecorded(RuntimeError):
+    """Texts a clock step queued were still unsent after SANDBOX_SEND_WAIT seconds."""
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -272,6 +278,54 @@ def deliver_pending(phones: list[str]) -> int:
     return delivered
 
 
+def unsent(phones: list[str]) -> list[int]:
+    """Outbound messages to these numbers that wait for their provider call.
+
+    Not those whose attempt is recorded: accepted (a sid), failed or canceled, refused
+    for now (the error is on the row, a retry follows), or held on the row until
+    ``retry_at`` (a retry or the window's opening: moving the clock is what frees them).
+    """
+    return list(
+        db.session.scalars(
+            select(Message.id)
+            .where(
+                Message.phone.in_(phones),
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.PENDING,
+                Message.provider_sid.is_(None),
+                Message.error_code.is_(None),
+                Message.retry_at.is_(None),
+            )
+            .order_by(Message.id)
+        )
+    )
+
+
+def settle(phones: list[str]) -> None:
+    """Deliver what is queued for these numbers, and wait until each send is recorded.
+
+    In the request when no worker answers; otherwise the worker's, polled until done.
+    Raises SendsNotRecorded after SANDBOX_SEND_WAIT seconds (a worker that answers a
+    ping but takes nothing, or is stuck on something else).
+    """
+    wait = float(current_app.config["SANDBOX_SEND_WAIT"])
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        deliver_pending(phones)
+        waiting = unsent(phones)
+        db.session.commit()  # the next look sees the worker's commits
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise SendsNotRecorded(
+                f"{len(waiting)} text(s) were still not sent after {wait:g} s, so the clock "
+                "stopped here: is the worker running and taking tasks? (see its log)"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 # -- time ------------------------------------------------------------------------------
 
 
@@ -298,12 +352,15 @@ def live_until(target: datetime, phones: list[str]) -> int:
     """Move the sandbox clock to ``target``, doing each due send of ``phones`` on the way.
 
     The clock stops at each send's time, as if beat had ticked then, so a lesson and the
-    question hours later both go out, in order, each stamped with its own time.
+    question hours later both go out, in order, each stamped with its own time; and it
+    moves on only once what each step queued is sent (``settle``), so no send is left
+    for a worker to find after the clock has passed its window.
     """
     clock = sandbox_clock()
     done = 0
     skipped: set[int] = set()
     for _ in range(MAX_STEPS):
+        settle(phones)
         due = [
             row
             for row in db.session.execute(_due_query(phones)).all()
@@ -322,7 +379,7 @@ def live_until(target: datetime, phones: list[str]) -> int:
             continue
         perform(subscription_id, token)
         done += 1
-        deliver_pending(phones)
+    settle(phones)
     if target > clock.now():
         clock.set(target)
     deliver_pending(phones)

@@ -109,12 +109,16 @@ def clock_api() -> ResponseReturnValue:
     step = str(data.get("step") or "")
     numbers = phone.pretend_numbers()
     note = ""
-    if step in _STEPS:
-        phone.advance(_STEPS[step], numbers)
-    elif step == "next":
-        digits = str(data.get("phone") or "")
-        if phone.advance_to_next(_phone(digits), numbers) is None:
-            note = "nothing is scheduled for this number"
-    else:
-        return jsonify(error="step must be hour, day or next"), 400
+    try:
+        if step in _STEPS:
+            phone.advance(_STEPS[step], numbers)
+        elif step == "next":
+            digits = str(data.get("phone") or "")
+            if phone.advance_to_next(_phone(digits), numbers) is None:
+                note = "nothing is scheduled for this number"
+        else:
+            return jsonify(error="step must be hour, day or next"), 400
+    except phone.SendsNotRecorded as error:
+        # The clock stays where that send was due; the page shows what is still pending.
+        return jsonify(error=str(error), now_utc=sandbox_clock().now().isoformat()), 504
     return jsonify(now_utc=sandbox_clock().now().isoformat(), note=note)

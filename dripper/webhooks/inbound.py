@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -54,7 +55,15 @@ def read_inbound(form: Mapping[str, str]) -> InboundSms:
     return InboundSms(sid=sid, phone=phone.e164, body=storable(form.get("Body") or ""))
 
 
-def store_inbound(sms: InboundSms) -> Message | None:
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message on record: its id, and when it was acted on (None: not yet)."""
+
+    id: int
+    handled_at: datetime | None
+
+
+def store_inbound(sms: InboundSms) -> StoredInbound | None:
     """Store and commit the message, or find it stored before (a retry: its ``handled_at``
     says whether it was acted on); ``None`` when a twin stored it at the same moment.
 
@@ -63,9 +72,11 @@ def store_inbound(sms: InboundSms) -> Message | None:
     of a message not handled yet (its handling failed) is handled now; ``handle_stored``
     makes sure only one of the racers acts on it.
     """
-    stored = db.session.scalar(select(Message).where(Message.provider_sid == sms.sid))
+    stored = db.session.execute(
+        select(Message.id, Message.handled_at).where(Message.provider_sid == sms.sid)
+    ).first()
     if stored is not None:
-        return stored
+        return StoredInbound(stored.id, stored.handled_at)
     received_at = now()
     message = Message(
         direction=Direction.INBOUND,
@@ -74,15 +85,18 @@ def store_inbound(sms: InboundSms) -> Message | None:
         provider_sid=sms.sid,
         phone=sms.phone,
         body=sms.body,
-        subscriber_id=db.session.scalar(select(Subscriber.id).where(Subscriber.phone == sms.phone)),
+        # Looked up by the INSERT itself: one statement fewer.
+        subscriber_id=select(Subscriber.id).where(Subscriber.phone == sms.phone).scalar_subquery(),
         created_at=received_at,
         status_at=received_at,
     )
     db.session.add(message)
     try:
+        db.session.flush()
+        message_id = message.id  # from the INSERT's RETURNING: no read after the commit
         db.session.commit()
     except IntegrityError:
         # The same MessageSid committed by a concurrent retry between our check and insert.
         db.session.rollback()
         return None
-    return message
+    return StoredInbound(message_id, None)

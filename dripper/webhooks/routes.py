@@ -7,6 +7,7 @@ from the default rate limits (Twilio's own bursts must never be refused).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
@@ -45,23 +46,36 @@ def empty_twiml() -> Response:
     return Response(str(MessagingResponse()), mimetype="text/xml")
 
 
-def twiml_answer(answers: list[Message]) -> Response:
+@dataclass(frozen=True)
+class Answer:
+    """What a TwiML answer needs of a reply row, read before the commit expires it."""
+
+    id: int
+    phone: str
+    body: str
+
+
+def answers_of(messages: list[Message]) -> list[Answer]:
+    return [Answer(m.id, m.phone, m.body) for m in messages]
+
+
+def twiml_answer(answers: list[Answer]) -> Response:
     """A ``<Response>`` with one ``<Message>`` per reply that must not wait for a worker.
 
     Each asks Twilio to report on the message it creates (the ``action`` URL names our
     row), so the outbox learns its sid and whether it was delivered.
     """
     response = MessagingResponse()
-    for message in answers:
+    for answer in answers:
         response.message(
-            message.body,
-            action=f"{status_callback_url(current_app.config)}?{ANSWER_PARAM}={message.id}",
+            answer.body,
+            action=f"{status_callback_url(current_app.config)}?{ANSWER_PARAM}={answer.id}",
         )
     sender = get_sender()
     if isinstance(sender, ConsoleSender):
         # No Twilio to act on the TwiML in development: print them as sent, like the rest.
-        for message in answers:
-            sender.send(message.phone, message.body)
+        for answer in answers:
+            sender.send(answer.phone, answer.body)
     return Response(str(response), mimetype="text/xml")
 
 
@@ -74,12 +88,12 @@ def inbound() -> ResponseReturnValue:
     except MalformedWebhook as error:
         log.warning("inbound webhook refused: %s", error)
         return "malformed inbound message\n", 400
-    message = store_inbound(sms)
-    if message is None:
+    stored = store_inbound(sms)
+    if stored is None:
         log.info("inbound %s from %s is a repeat: ignored", sms.sid, mask_phone(sms.phone))
         return empty_twiml()
-    message_id = message.id
-    if message.handled_at is not None:
+    message_id = stored.id
+    if stored.handled_at is not None:
         log.info(
             "inbound %s from %s is a repeat of message %s",
             sms.sid,
@@ -91,6 +105,10 @@ def inbound() -> ResponseReturnValue:
     try:
         with webhook_answer() as answers:
             handled = handle_stored(message_id)
+            db.session.flush()
+            # Read now: the commit expires the rows, and reading them after it would
+            # cost a query each.
+            answered = answers_of(answers)
             # Committed before answering: an opt-out is on record by the time Twilio hears
             # 200, and a reply in the answer is on record before Twilio sends it.
             db.session.commit()
@@ -106,15 +124,15 @@ def inbound() -> ResponseReturnValue:
     if handled is None:
         log.info("inbound message %s was handled meanwhile (a retry or the sweep)", message_id)
         return _answer_again(message_id)
-    if answers:
-        log.info("inbound message %s answered in TwiML: %d replies", message_id, len(answers))
-    return twiml_answer(answers)
+    if answered:
+        log.info("inbound message %s answered in TwiML: %d replies", message_id, len(answered))
+    return twiml_answer(answered)
 
 
 def _answer_again(message_id: int) -> Response:
     """A repeat of a handled text: Twilio repeats a webhook only when it did not get the
     answer, so replies it never confirmed go back again (the same rows, sent once)."""
-    answers = unconfirmed_answers(message_id)
+    answers = answers_of(unconfirmed_answers(message_id))
     if answers:
         log.warning(
             "inbound message %s: %d unconfirmed replies answered again", message_id, len(answers)

@@ -32,14 +32,6 @@ def app_config(drip_config: dict[str, Any]) -> dict[str, Any]:
     return drip_config
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known defect: with a worker running, the dev phone's clock moves past a due send "
-        "before the worker has delivered it, and the send-time window check then holds the "
-        "question and the next lesson until the next morning's opening"
-    ),
-    strict=False,
-)
 def test_with_a_worker_running_each_dev_phone_text_reaches_the_provider_once(
     app: Flask,
     client: FlaskClient,

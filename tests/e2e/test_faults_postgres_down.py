@@ -25,6 +25,7 @@ from faults_support import (
     TcpProxy,
     expected_lessons,
     expected_outbound,
+    forget_earlier_sweeps,
     reconcile,
     sandbox_offset,
     text_in,
@@ -80,6 +81,45 @@ def app_config(
     )
 
 
+@pytest.fixture
+def workers(app: Flask, request: pytest.FixtureRequest) -> Iterator[list[Worker]]:
+    forget_earlier_sweeps(str(app.config["REDIS_URL"]))
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+    # The app fixture's TRUNCATE next waits for every lock on the tables: no connection of
+    # this test may still be in a transaction by then.
+    drop_session()
+    db.engine.dispose()
+    release_backends(str(request.getfixturevalue("_postgres_schema")))
+
+
+def release_backends(url: str, timeout: float = 15.0) -> None:
+    """Wait until no other backend is connected to the test's own database; end those
+    still there after ``timeout`` (a connection that lost its client) and fail, naming
+    them. Asked directly, not through the proxy."""
+    direct = sa.make_url(url)
+    admin = sa.create_engine(direct, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    others = sa.text(
+        "SELECT pid, state, left(query, 60) AS query FROM pg_stat_activity "
+        "WHERE datname = :name AND pid <> pg_backend_pid()"
+    )
+    try:
+        with admin.connect() as connection:
+            deadline = wall.monotonic() + timeout
+            while left := connection.execute(others, {"name": direct.database}).all():
+                if wall.monotonic() > deadline:
+                    connection.execute(
+                        sa.text("SELECT pg_terminate_backend(pid) FROM unnest(:pids) AS pid"),
+                        {"pids": [row.pid for row in left]},
+                    )
+                    pytest.fail(f"connections left open after the test: {left}")
+                wall.sleep(0.2)
+    finally:
+        admin.dispose()
+
+
 def drop_session() -> None:
     """The test's own session lost its connection with the cut: start a fresh one."""
     try:
@@ -89,10 +129,6 @@ def drop_session() -> None:
 
 
 @pytest.mark.database("postgresql")
-@pytest.mark.skip(
-    reason="the body passes (503, 500, then all caught up once) but the app fixture's "
-    "TRUNCATE at teardown hangs after the cut; not yet understood"
-)
 def test_postgresql_unreachable_answers_errors_then_everything_catches_up_once(
     app: Flask,
     course: Course,

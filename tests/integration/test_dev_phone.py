@@ -266,6 +266,42 @@ def test_a_second_resistant_reply_in_a_row_turns_the_next_lesson_into_an_offer(
     assert "offered (reply NEXT), not pushed" in schedule["summary"]
 
 
+def test_the_clock_stops_with_a_clear_message_when_no_worker_takes_a_due_send(
+    app: Flask, client: FlaskClient, course: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    phone = _new_phone(client, "US")
+    zone = ZoneInfo(time_zones_for(phone)[0])
+    dev_phone.sandbox_clock().set(datetime(2026, 3, 2, 7, 0, tzinfo=zone))  # a Monday morning
+    _text(client, phone, "JOIN")
+    _text(client, phone, "YES")
+
+    # A worker that answers pings but takes no task: the lesson stays unsent.
+    app.config["SANDBOX_SEND_WAIT"] = 0.3
+    monkeypatch.setattr(dev_phone, "worker_answers", lambda: True)
+    response = client.post("/sandbox/phone/api/clock", json={"step": "day"})
+    assert response.status_code == 504
+    assert "not sent" in response.get_json()["error"]
+    db.session.expire_all()
+    # The clock stayed at the lesson's time instead of passing its window unsent.
+    assert dev_phone.sandbox_clock().now().astimezone(zone).hour == 9
+    kinds = [m.kind for m in db.session.query(Message).filter_by(phone=phone)]
+    assert MessageKind.LESSON in kinds and MessageKind.QUESTION not in kinds
+    lesson = db.session.query(Message).filter_by(phone=phone, kind=MessageKind.LESSON).one()
+    assert lesson.status is MessageStatus.PENDING
+
+    # Sent in the request once no worker answers; the step then goes on to the question.
+    monkeypatch.undo()
+    _step(client, "day")
+    db.session.expire_all()
+    sent = db.session.query(Message).filter(
+        Message.phone == phone, Message.kind.in_([MessageKind.LESSON, MessageKind.QUESTION])
+    )
+    assert {m.kind: m.status for m in sent} == {
+        MessageKind.LESSON: MessageStatus.SENT,
+        MessageKind.QUESTION: MessageStatus.SENT,
+    }
+
+
 def test_reset_forgets_a_pretend_number(app: Flask, client: FlaskClient, course: Any) -> None:
     phone = _new_phone(client)
     _text(client, phone, "JOIN")
