@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds the dev phone's clock waits for a worker to send what a step queued.
     "SANDBOX_SEND_WAIT": 30.0,
     # Seconds a process trusts its copy of the course list before asking the database
-    # whether a course changed in another process (dripper/courses/live.py).
+    # whether a course changed in another process (dripper/conversation/live_courses.py).
     "COURSE_CACHE_SECONDS": 5.0,
 }
 

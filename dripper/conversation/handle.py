@@ -32,8 +32,8 @@ from sqlalchemy import func, select, update
 from dripper import metrics, suppression
 from dripper.clock import now
 from dripper.conversation import apply, context, replies
+from dripper.conversation.live_courses import course_keywords, live_courses
 from dripper.conversation.subscribers import find_subscriber, get_or_create_subscriber
-from dripper.courses.live import course_keywords, live_courses
 from dripper.drip.tasks import kick
 from dripper.extensions import db
 from dripper.keywords import Command, Keyword, keyword_form, parse_command
@@ -177,7 +177,7 @@ def unhandled_message_ids(limit: int = 100) -> list[int]:
 
 def handle_inbound(message: Message) -> None:
     """Act on an inbound text that is already stored; the caller commits."""
-    courses = live_courses()  # kept per process (dripper/courses/live.py)
+    courses = live_courses()  # kept per process (dripper/conversation/live_courses.py)
     keywords = course_keywords()
     command = parse_command(message.body or "", keywords)
     subscriber = find_subscriber(message.phone, lock=True)

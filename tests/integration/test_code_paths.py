@@ -5,7 +5,9 @@ one free-text reply is handled (signed webhook to the acknowledgement queued), a
 lesson is sent (tick to the provider), is traced. A call from one package into another must go
 down the layers written in pyproject.toml's import-linter contract, never up, so a path never
 comes back to a package it left; and a reply crosses at most five packages. The small shared
-modules of the bottom layers (models, clock, logs …) are not counted as packages.
+modules of the bottom layers (models, clock, logs …) are not counted as packages, and a call a
+library makes back into dripper (an SQLAlchemy event, a registered hook) is not a call between
+packages.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from dripper.models import Course, MessageKind
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = str(Path(dripper.__file__).resolve().parent) + "/"
+#: Where installed libraries live; the standard library's frames (contextlib…) are seen through.
+LIBRARIES = "-packages/"
 #: How many of the contract's last layers hold the small shared modules.
 SHARED_LAYERS = 3
 
@@ -92,9 +96,14 @@ def traced() -> Iterator[Trace]:
             return
         caller_frame = frame.f_back
         while caller_frame is not None:
-            caller = package_of(caller_frame.f_code.co_filename)
+            filename = caller_frame.f_code.co_filename
+            caller = package_of(filename)
             if caller is not None:
                 break
+            if LIBRARIES in filename:
+                # A library calling back (an SQLAlchemy event, a Celery signal, a hook the
+                # app registered): the library made this call, not the package below it.
+                return
             caller_frame = caller_frame.f_back
         else:
             return

@@ -1,4 +1,4 @@
-"""The course list kept per process (dripper/courses/live.py): no query while it is
+"""The course list kept per process (dripper/conversation/live_courses.py): no query while it is
 fresh, a change in this process seen at once, one in another process within
 COURSE_CACHE_SECONDS."""
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from conftest import make_config
 from flask import Flask
 
-from dripper.courses.live import course_keywords, live_courses
+from dripper.conversation.live_courses import course_keywords, live_courses
 from dripper.extensions import db
 from dripper.models import Course
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from dripper.extensions import db
 from dripper.models import Course
 
-_KEY = "dripper.courses.live"
+_KEY = "dripper.conversation.live_courses"
 _lock = threading.Lock()
 #: Moved by every flush of a course in this process (any app, any session).
 _generation = 0
