@@ -56,13 +56,13 @@ def load_people(people: int, course_id: int, lessons: list[int]) -> None:
             "subscription",
             "id, subscriber_id, course_id, state, source, lessons_sent, last_lesson_id, "
             "last_lesson_at, next_send_at, next_action, extra_count, readiness, resistant_streak, "
-            "unanswered_questions, unanswered_check_ins, last_reply_at, created_at",
+            "unanswered_questions, unanswered_check_ins, last_reply_at, failure_count, created_at",
             (
                 (str(i), str(i), str(course_id), STATES[i % len(STATES)], "sms",
                  str(i % len(lessons) + 1), str(lessons[i % len(lessons)]),
                  "2026-11-20 14:00:00+00", f"2026-11-{20 + i % 10} 14:00:00+00", "lesson", "0",
                  f"{(i % 200) / 100 - 1:.2f}", "0", "0", "0",
-                 "2026-11-21 14:00:00+00" if i % 3 else "\\N", "2026-01-01 00:00:00+00")
+                 "2026-11-21 14:00:00+00" if i % 3 else "\\N", "0", "2026-01-01 00:00:00+00")
                 for i in range(1, people + 1)
             ),
         )  # fmt: skip
