@@ -7,9 +7,11 @@ Run: ``.venv/bin/python bench/reply_bench.py [--lessons 2000] [--rate 100]``
 ``--lessons`` subscriptions are due at once; one ``tick()`` queues their lessons, which real
 Celery workers send through the real ``twilio`` client to the Twilio-compatible server of
 ``dripper_testkit/twilio_fake.py`` (in this process, so that arrival times are read directly) at
-``SEND_RATE=--rate``. Once the first lesson has arrived, a stranger texts HELP through the
-signed webhook every ``--every`` seconds until the last lesson has arrived. A reply's delay
-is from just before its webhook request to its arrival at the fake server.
+``SEND_RATE=--rate``. Once the first lesson has arrived, a stranger texts JOIN through the
+signed webhook every ``--every`` seconds until the last lesson has arrived; the confirmation
+request it gets is a reply sent through the REST API on the replies' queue (HELP, STOP and the
+crisis lines go back in the webhook's own TwiML answer, with no queue to wait in). A reply's
+delay is from just before its webhook request to its arrival at the fake server.
 
 Two layouts are measured: one plain worker (``celery -A worker worker``, both queues, two
 processes), and that worker plus a worker for replies only (``-Q dripper.replies``, one
@@ -37,14 +39,14 @@ from dripper_testkit.workers import WORKER_REDIS_URL, BrokerSpace, start_worker
 REPLY_QUEUE = "dripper.replies"
 
 
-def help_text(client: Any, fake: FakeTwilio, phone: str, public_url: str) -> None:
-    """A stranger's HELP through the signed webhook, as Twilio would post it."""
+def join_text(client: Any, fake: FakeTwilio, phone: str, public_url: str) -> None:
+    """A stranger's JOIN through the signed webhook, as Twilio would post it."""
     params = {
         "MessageSid": f"SM{os.urandom(16).hex()}",
         "AccountSid": fake.account_sid,
         "From": phone,
         "To": fake.from_number,
-        "Body": "HELP",
+        "Body": "JOIN",
         "NumMedia": "0",
     }
     signature = RequestValidator(fake.auth_token).compute_signature(
@@ -96,7 +98,7 @@ def burst_figures(
                         break
                     phone = f"+1303555{len(asked):04d}"
                     asked[phone] = time.time()
-                    help_text(client, fake, phone, public_url)
+                    join_text(client, fake, phone, public_url)
                     time.sleep(every)
                 while time.monotonic() < deadline:
                     if {r.params["To"] for r in fake.sends()} >= set(asked):
@@ -127,12 +129,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lessons", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=100.0, help="SEND_RATE")
-    parser.add_argument("--every", type=float, default=1.0, help="seconds between HELPs")
+    parser.add_argument("--every", type=float, default=1.0, help="seconds between JOINs")
     parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
     args = parser.parse_args()
     print(
         f"reply delay during a burst of {args.lessons} lessons at SEND_RATE={args.rate:g} "
-        f"({'PostgreSQL' if args.pg else 'SQLite'}); one HELP every {args.every:g} s",
+        f"({'PostgreSQL' if args.pg else 'SQLite'}); one JOIN every {args.every:g} s",
         flush=True,
     )
     print("| workers | replies answered | worst delay | median delay | burst (lessons) |")
