@@ -146,6 +146,9 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             strange|slow)|\bunresponsive\b|\bunconscious\b|\b(?:won'?t|can'?t|couldn'?t)\s+(?:wake\s+(?:him|
             her|them)|wake\s+up)|\bseizure\b|\bhallucinat\w*|\bseeing\s+(?:bugs|things|people\s+who)|
             \bhearing\s+voices|\bnodding\s+out\b|\bturning\s+blue\b|\bcpr\b|
+            \b(?:shaking|jerking|twitching|thrashing)\s+(?:and\s+(?:shaking|jerking|twitching)\s+)?
+            (?:on\s+the\s+(?:floor|ground|bathroom\s+floor)|and\s+(?:won'?t|can'?t)\s+stop)|
+            \bconvuls\w*|\bseizing\b|\blips\s+(?:look\s+|are\s+|went\s+)?(?:blue|grey|gray)\b|
             \bhit\s+(?:his|her)\s+head|\bpassed\s+out\s+and\b"""
         ),
     ),
@@ -272,6 +275,8 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"""\b(?:911|988|999|112)\b|\b(?:call(?:ed|ing)?|get|got)\s+(?:the\s+)?(?:police|cops|ambulance|
             paramedics)|\bcrisis\s+(?:line|team|hotline)|\bhotline\b|\bpsych\s+(?:ward|er|hold)|\b5150\b|
             \b(?:jump|jumped|jumping)\s+(?:off|from|in\s+front)\b|\bnoose\b|\brope\s+in\b|
+            \b(?:on|onto|over|sitting\s+on|standing\s+on|climb\w*\s+(?:on|onto|over))\s+the\s+
+            (?:balcony\s+)?(?:railing|ledge|edge\s+of\s+the\s+(?:roof|bridge|building))|
             \bhelp\s+me\s+please\s+(?:he|she)\b|
             \blook(?:ing|ed)?\s+up\s+(?:ways|how\s+to\s+(?:die|end\s+it|do\s+it))\b|
             \bsearch\w*\s+(?:for\s+)?(?:ways|how)\s+to\s+(?:die|end\s+(?:it|my\s+life))|

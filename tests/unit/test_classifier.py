@@ -180,6 +180,35 @@ def test_hyperbole_is_not_a_crisis(classifier: Classifier, text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "my uncle is shaking and jerking on the floor, he quit drinking cold turkey two days ago",
+        "she's sitting on the balcony railing and won't come in",
+        "he's convulsing and i don't know what to do",
+    ],
+)
+def test_a_withdrawal_seizure_or_a_railing_is_a_crisis_even_answering_a_question(
+    classifier: Classifier, text: str
+) -> None:
+    question = (
+        "Which shapes of pushback do you see most often, and what do you feel when they happen?"
+    )
+    assert classifier.classify(text, question).label is ReplyLabel.CRISIS
+    assert label(classifier, text) is ReplyLabel.CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "she was shaking with anger when i brought it up",
+        "my hands were shaking when i finally said it",
+    ],
+)
+def test_shaking_with_feeling_is_not_a_crisis(classifier: Classifier, text: str) -> None:
+    assert label(classifier, text) is not ReplyLabel.CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "She said it's pointless and hung up on me again",
         "he hung up on me",
         "my mom hangs up whenever I mention the doctor",
