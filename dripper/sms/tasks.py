@@ -13,16 +13,11 @@ from dripper.extensions import db
 from dripper.jobs import enqueue_after_commit
 from dripper.sms.base import RetryableSendError
 from dripper.sms.delivery import (
-    BACKOFF_BASE,
-    BACKOFF_MAX,
-    DeliveryOutcome,
     being_sent,
     claim_due_retries,
     deliver_message,
     deliver_messages,
     plan_retry,
-    replay_failure,
-    retry_delay,
     stale_messages,
 )
 from dripper.sms.queues import DELIVER_BATCH_TASK, DELIVER_TASK, delivery_queue, is_reply
@@ -133,14 +128,4 @@ def retry_due() -> int:
     return len(due)
 
 
-__all__ = [
-    "BACKOFF_BASE",
-    "BACKOFF_MAX",
-    "DeliveryOutcome",
-    "deliver",
-    "deliver_batch",
-    "replay_failure",
-    "retry_delay",
-    "retry_due",
-    "sweep_unsent",
-]
+__all__ = ["deliver", "deliver_batch", "retry_due", "sweep_unsent"]

@@ -11,8 +11,8 @@ from twilio.base.exceptions import TwilioRestException
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from dripper.sms.base import AmbiguousSendError, PermanentSendError, RetryableSendError
+from dripper.sms.delivery import BACKOFF_MAX, retry_delay
 from dripper.sms.errors import classify_exception
-from dripper.sms.tasks import BACKOFF_MAX, retry_delay
 
 PHONE = "+15005550123"
 URI = "/2010-04-01/Accounts/AC1/Messages.json"
