@@ -40,7 +40,10 @@ class SandboxClock:
     """Real time shifted by an offset that every process shares through the database."""
 
     def offset(self) -> timedelta:
-        value = db.session.scalar(select(Setting.value).where(Setting.key == OFFSET_KEY))
+        # Without an autoflush: reading the time must not write what the caller has
+        # pending (a chunk of the drip flushes once, at its end, as in production).
+        with db.session.no_autoflush:
+            value = db.session.scalar(select(Setting.value).where(Setting.key == OFFSET_KEY))
         return timedelta(seconds=float(value)) if value else timedelta(0)
 
     def now(self) -> datetime:

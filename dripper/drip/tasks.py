@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from celery import shared_task
@@ -101,14 +103,49 @@ def received_lesson_ids(subscription_id: int) -> set[int]:
     return {lesson_id for lesson_id in rows if lesson_id is not None}
 
 
+#: The skipped lessons of a chunk's subscriptions, read once for the chunk (``perform_many``).
+_chunk_skips: ContextVar[dict[int, set[int]] | None] = ContextVar("chunk_skips", default=None)
+
+
+def skipped_lesson_ids(subscription_ids: list[int]) -> dict[int, set[int]]:
+    """The lessons published before each subscription's place (``LessonSkip``), in one query.
+
+    Read without an autoflush: a chunk's pending writes are flushed once, at its end.
+    """
+    skips: dict[int, set[int]] = {subscription_id: set() for subscription_id in subscription_ids}
+    if not subscription_ids:
+        return skips
+    with db.session.no_autoflush:
+        rows = db.session.execute(
+            select(LessonSkip.subscription_id, LessonSkip.lesson_id).where(
+                LessonSkip.subscription_id.in_(subscription_ids)
+            )
+        )
+        for subscription_id, lesson_id in rows:
+            skips[subscription_id].add(lesson_id)
+    return skips
+
+
+@contextmanager
+def _skips_read_for(subscription_ids: list[int]) -> Iterator[None]:
+    token = _chunk_skips.set(skipped_lesson_ids(subscription_ids))
+    try:
+        yield
+    finally:
+        _chunk_skips.reset(token)
+
+
 def next_lesson(subscription: Subscription) -> Lesson | None:
     """The first lesson in the course's current order that this subscription has not had,
     leaving out lessons published before its place (``LessonSkip``)."""
     received = received_lesson_ids(subscription.id)
+    chunk = _chunk_skips.get()
+    if chunk is not None and subscription.id in chunk:
+        skipped = chunk[subscription.id]
+    else:
+        skipped = skipped_lesson_ids([subscription.id])[subscription.id]
     for lesson in subscription.course.lessons:
-        if lesson.id in received:
-            continue
-        if db.session.get(LessonSkip, (subscription.id, lesson.id)) is None:
+        if lesson.id not in received and lesson.id not in skipped:
             return lesson
     return None
 
@@ -431,19 +468,20 @@ def perform_many(subscription_ids: list[int], claim_token: str) -> dict[str, int
         now = clock_now()
         with collect_deliveries(subscription_ids) as chunk:
             taken = _take_many(subscription_ids, claim_token, now)
-            seen: set[int] = set()
-            for subscription_id in subscription_ids:
-                subscription = taken.get(subscription_id)
-                if subscription is None:
-                    outcome = StepOutcome.STALE.value
-                else:
-                    if subscription.subscriber_id in seen:
-                        # Read again after what the chunk did to the same person.
-                        db.session.flush()
-                        db.session.refresh(subscription)
-                    seen.add(subscription.subscriber_id)
-                    outcome = _act_on(subscription, now, flush=False).value
-                counts[outcome] = counts.get(outcome, 0) + 1
+            with _skips_read_for(list(taken)):
+                seen: set[int] = set()
+                for subscription_id in subscription_ids:
+                    subscription = taken.get(subscription_id)
+                    if subscription is None:
+                        outcome = StepOutcome.STALE.value
+                    else:
+                        if subscription.subscriber_id in seen:
+                            # Read again after what the chunk did to the same person.
+                            db.session.flush()
+                            db.session.refresh(subscription)
+                        seen.add(subscription.subscriber_id)
+                        outcome = _act_on(subscription, now, flush=False).value
+                    counts[outcome] = counts.get(outcome, 0) + 1
             # One flush for the chunk (a racing run's dedupe key fails here, and the
             # chunk is done again one by one).
             queue_deliveries(chunk.message_ids())
