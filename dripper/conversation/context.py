@@ -32,7 +32,7 @@ def window(subscription: Subscription) -> timedelta:
 def answered(subscription: Subscription, at: datetime) -> Message | None:
     """The question (or lesson) sent to ``subscription`` last, within its window before ``at``."""
     sent = func.coalesce(Message.sent_at, Message.created_at, type_=UTCDateTime)
-    return db.session.scalars(
+    query = (
         select(Message)
         .where(
             Message.subscription_id == subscription.id,
@@ -44,7 +44,11 @@ def answered(subscription: Subscription, at: datetime) -> Message | None:
         )
         .order_by(sent.desc(), Message.id.desc())
         .limit(1)
-    ).first()
+    )
+    # Sent messages only: nothing the handling has pending could change the answer, so
+    # nothing is flushed for it (the reply's own changes are written once, later).
+    with db.session.no_autoflush:
+        return db.session.scalars(query).first()
 
 
 def question_text(answers: Message | None) -> str | None:

@@ -117,7 +117,8 @@ def handle_stored(message_id: int, *, skip_locked: bool = False) -> Message | No
         )
         if locked is None:
             return None
-    claimed = db.session.execute(
+    # The claim returns the row itself: one statement, not an UPDATE and a read.
+    message = db.session.scalar(
         update(Message)
         .where(
             Message.id == message_id,
@@ -125,12 +126,11 @@ def handle_stored(message_id: int, *, skip_locked: bool = False) -> Message | No
             Message.handled_at.is_(None),
         )
         .values(handled_at=now())
-        .execution_options(synchronize_session=False)
+        .returning(Message),
+        execution_options={"synchronize_session": False, "populate_existing": True},
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if message is None:
         return None
-    message = db.session.get(Message, message_id, populate_existing=True)
-    assert message is not None
     handle_inbound(message)
     return message
 

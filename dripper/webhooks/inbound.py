@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dripper.clock import now
 from dripper.extensions import db
@@ -65,38 +65,47 @@ class StoredInbound:
 
 def store_inbound(sms: InboundSms) -> StoredInbound | None:
     """Store and commit the message, or find it stored before (a retry: its ``handled_at``
-    says whether it was acted on); ``None`` when a twin stored it at the same moment.
+    says whether it was acted on); ``None`` when the row cannot be found either way.
 
     Committed on its own, before it is acted on, so the record survives whatever the
-    handling does, and a retry racing this one meets the unique provider_sid. A retry
-    of a message not handled yet (its handling failed) is handled now; ``handle_stored``
+    handling does. One statement for a new text: an ``INSERT … ON CONFLICT DO NOTHING``
+    on the unique provider_sid, which waits for a racing twin's commit and then inserts
+    nothing, so the twin's row is read instead. A retry of a message not handled yet
+    (its handling failed, or a twin is at it now) goes on to ``handle_stored``, which
     makes sure only one of the racers acts on it.
     """
-    stored = db.session.execute(
-        select(Message.id, Message.handled_at).where(Message.provider_sid == sms.sid)
-    ).first()
-    if stored is not None:
-        return StoredInbound(stored.id, stored.handled_at)
     received_at = now()
-    message = Message(
-        direction=Direction.INBOUND,
-        kind=MessageKind.REPLY,
-        status=MessageStatus.RECEIVED,
-        provider_sid=sms.sid,
-        phone=sms.phone,
-        body=sms.body,
+    values = {
+        "direction": Direction.INBOUND,
+        "kind": MessageKind.REPLY,
+        "status": MessageStatus.RECEIVED,
+        "provider_sid": sms.sid,
+        "phone": sms.phone,
+        "body": sms.body,
         # Looked up by the INSERT itself: one statement fewer.
-        subscriber_id=select(Subscriber.id).where(Subscriber.phone == sms.phone).scalar_subquery(),
-        created_at=received_at,
-        status_at=received_at,
+        "subscriber_id": select(Subscriber.id)
+        .where(Subscriber.phone == sms.phone)
+        .scalar_subquery(),
+        "created_at": received_at,
+        "status_at": received_at,
+    }
+    # dripper runs on PostgreSQL and SQLite; both say ON CONFLICT the same way.
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    message_id = db.session.scalar(
+        insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Message.provider_sid])
+        .returning(Message.id)
     )
-    db.session.add(message)
-    try:
-        db.session.flush()
-        message_id = message.id  # from the INSERT's RETURNING: no read after the commit
-        db.session.commit()
-    except IntegrityError:
-        # The same MessageSid committed by a concurrent retry between our check and insert.
-        db.session.rollback()
-        return None
-    return StoredInbound(message_id, None)
+    db.session.commit()
+    if message_id is not None:
+        return StoredInbound(message_id, None)
+    return _stored(sms.sid)
+
+
+def _stored(sid: str) -> StoredInbound | None:
+    stored = db.session.execute(
+        select(Message.id, Message.handled_at).where(Message.provider_sid == sid)
+    ).first()
+    return StoredInbound(stored.id, stored.handled_at) if stored is not None else None

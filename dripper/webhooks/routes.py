@@ -90,7 +90,12 @@ def inbound() -> ResponseReturnValue:
         return "malformed inbound message\n", 400
     stored = store_inbound(sms)
     if stored is None:
-        log.info("inbound %s from %s is a repeat: ignored", sms.sid, mask_phone(sms.phone))
+        # Its twin's row is gone again (the number was forgotten meanwhile).
+        log.info(
+            "inbound %s from %s is a repeat of a message no longer on record: ignored",
+            sms.sid,
+            mask_phone(sms.phone),
+        )
         return empty_twiml()
     message_id = stored.id
     if stored.handled_at is not None:
