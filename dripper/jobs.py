@@ -116,8 +116,14 @@ def _send_pending(session: Session) -> None:
     for task, args, options in pending:
         try:
             task.apply_async(args=args, **options)
-        except Exception:
-            log.warning("could not queue %s; the next sweep retries it", task.name, exc_info=True)
+        except Exception as error:
+            # One line per task while the broker is down; the traceback at debug only.
+            log.warning(
+                "could not queue %s (%s); the next sweep retries it",
+                task.name,
+                type(error).__name__,
+            )
+            log.debug("could not queue %s", task.name, exc_info=True)
 
 
 @event.listens_for(Session, "after_rollback")
