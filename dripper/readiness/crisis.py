@@ -301,12 +301,15 @@ _CRISIS_STRONG: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-# Harm explicitly denied ("he's not trying to hurt me", "it isn't a choice he's making to hurt me")
+# Harm explicitly denied ("he's not trying to hurt me", "it isn't a choice he's making to hurt me",
+# a loved one's "i'm not hurting anyone")
 # is not a report of harm; it is taken out before any pattern runs.
 _NOT_HARM = rx(
     r"""(?:\b(?:not|never|isnt|doesnt|didnt|wasnt)|n't)\s+(?:\S+\s+){0,5}?(?:trying|meant|means|mean|
     wants?|wanted|choices?|making|doing\s+(?:it|this))\s+(?:\S+\s+){0,2}?to\s+(?:hurt|harm)\s+
-    (?:me|you|us|anyone|anybody|me\s+on\s+purpose)\b"""
+    (?:me|you|us|anyone|anybody|me\s+on\s+purpose)\b|
+    (?:\b(?:not|never|isnt|doesnt|didnt|wasnt|aint)|n't)\s+(?:\S+\s+){0,2}?
+    (?:hurting|harming|hurt|harm|hurts|harms)\s+(?:anyone|anybody|nobody)\b"""
 )
 
 # A past event described as over is not current danger (docs/LABELLING.md, rule 10): "clean 60

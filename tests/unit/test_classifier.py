@@ -221,6 +221,29 @@ def test_someone_hanging_up_on_the_subscriber_is_not_a_crisis(
     assert label(classifier, text) is not ReplyLabel.CRISIS
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he says he's not hurting anyone",
+        "she insists her drinking isn't hurting anybody",
+        "he keeps telling me he doesn't harm anyone",
+    ],
+)
+@pytest.mark.parametrize(
+    "question", [None, "When you offered help this week, how did they answer?"]
+)
+def test_a_loved_one_denying_they_hurt_anyone_is_not_a_crisis(
+    classifier: Classifier, text: str, question: str | None
+) -> None:
+    """ "I'm not hurting anyone" is the classic line of someone pushing help away: reported by
+    the subscriber, it is the course's subject, not danger (no crisis lines, no held lessons)."""
+    assert classifier.classify(text, question).label is not ReplyLabel.CRISIS
+
+
+def test_hurting_someone_is_still_a_crisis(classifier: Classifier) -> None:
+    assert label(classifier, "he says he's going to hurt me") is ReplyLabel.CRISIS
+
+
 def test_pills_saved_up_is_a_crisis(classifier: Classifier) -> None:
     result = classifier.classify("he has pills saved up in his drawer")
     assert result.label is ReplyLabel.CRISIS
