@@ -42,7 +42,12 @@ import sqlalchemy as sa
 from dripper import create_app
 from dripper.extensions import db
 from dripper.models import Message, Subscription
-from dripper_testkit.builders import bulk_due, small_course
+from dripper_testkit.builders import (
+    all_day_course,
+    bulk_due,
+    due_subscriber_values,
+    due_subscription_values,
+)
 from dripper_testkit.workers import WORKER_REDIS_URL, BrokerSpace, start_worker
 
 SEND_RATE = 100_000.0
@@ -86,48 +91,27 @@ def settings(url: str, broker: BrokerSpace, **extra: Any) -> dict[str, Any]:
 def server_side_due(connection: sa.Connection, course_id: int, count: int, due: Any) -> None:
     """``count`` due subscriptions written by PostgreSQL itself (INSERT ... SELECT over
     generate_series): a million rows in seconds, typed through the models' own columns."""
-    from datetime import UTC, datetime
-    from datetime import time as clock_time
-
-    from dripper.models import Subscriber, SubscriberStatus, SubscriptionState
-    from dripper.subscriptions.states import NextAction
+    from dripper.models import Subscriber
 
     subscriber, subscription = Subscriber.__table__, Subscription.__table__
-    created = datetime(2026, 1, 1, tzinfo=UTC)
     n = sa.func.generate_series(0, count - 1).column_valued("n")
 
     def typed(column: sa.Column[Any], value: Any) -> Any:
         return sa.literal(value, type_=column.type)
 
     c = subscriber.c
+    person = due_subscriber_values()
     connection.execute(
         subscriber.insert().from_select(
-            ["phone", "time_zones", "send_time", "status", "created_at"],
+            ["phone", *person],
             sa.select(
                 sa.func.concat("+1202", sa.func.lpad(sa.cast(n, sa.Text), 7, "0")),
-                typed(c.time_zones, ["America/New_York"]),
-                typed(c.send_time, clock_time(9, 0)),
-                typed(c.status, SubscriberStatus.ACTIVE),
-                typed(c.created_at, created),
+                *(typed(c[name], value) for name, value in person.items()),
             ),
         )
     )
     s = subscription.c
-    values = {
-        "course_id": course_id,
-        "state": SubscriptionState.ACTIVE,
-        "source": "sms",
-        "lessons_sent": 0,
-        "next_action": NextAction.LESSON,
-        "next_send_at": due,
-        "extra_count": 0,
-        "readiness": 0.0,
-        "resistant_streak": 0,
-        "unanswered_questions": 0,
-        "unanswered_check_ins": 0,
-        "confirmed_at": created,
-        "created_at": created,
-    }
+    values = due_subscription_values(course_id, due)
     connection.execute(
         subscription.insert().from_select(
             ["subscriber_id", *values],
@@ -141,10 +125,9 @@ def prepare(count: int) -> None:
     from dripper.clock import now
 
     db.create_all()
-    course = small_course(3)
     # A send window over the whole day, so the hour the bench runs at does not move
     # every send to tomorrow morning (quiet hours) and leave nothing to measure.
-    course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+    course = all_day_course(slug="tiny")
     db.session.commit()
     with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":

@@ -49,7 +49,7 @@ from twilio.request_validator import RequestValidator
 from dripper import create_app
 from dripper.extensions import db
 from dripper.models import Direction, Message
-from dripper_testkit.builders import bulk_due, small_course
+from dripper_testkit.builders import all_day_course, bulk_due
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,6 +119,25 @@ def wait_listening(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def is_join(n: int) -> bool:
+    """Request ``n`` of the mix is a JOIN (one in three); the rest are free text."""
+    return n % 3 == 0
+
+
+def inbound_form(n: int, tag: int, to: str) -> dict[str, str]:
+    """Twilio's form for request ``n`` of the mix: a JOIN from a new number (``tag`` keeps
+    runs apart), or free text from one of the ``SUBSCRIBERS``."""
+    join = is_join(n)
+    return {
+        "MessageSid": "SM" + uuid.uuid4().hex,
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"+1404{tag:02d}{n:05d}" if join else f"+1202{n % SUBSCRIBERS:07d}",
+        "To": to,
+        "Body": "JOIN" if join else FREE_TEXT[n % len(FREE_TEXT)],
+        "NumMedia": "0",
+    }
+
+
 def requests_for(
     rate: float, seconds: float, token: str, to: str, tag: int
 ) -> list[tuple[bytes, bool]]:
@@ -127,16 +146,8 @@ def requests_for(
     url = PUBLIC_URL + "/sms/inbound"
     out = []
     for n in range(int(rate * seconds)):
-        join = n % 3 == 0
-        phone = f"+1404{tag:02d}{n:05d}" if join else f"+1202{n % SUBSCRIBERS:07d}"
-        params = {
-            "MessageSid": "SM" + uuid.uuid4().hex,
-            "AccountSid": "AC" + "0" * 32,
-            "From": phone,
-            "To": to,
-            "Body": "JOIN" if join else FREE_TEXT[n % len(FREE_TEXT)],
-            "NumMedia": "0",
-        }
+        join = is_join(n)
+        params = inbound_form(n, tag, to)
         body = urlencode(params).encode()
         signature = validator.compute_signature(url, params)
         head = (
@@ -324,8 +335,7 @@ def main() -> None:
             from dripper.clock import now
 
             db.create_all()
-            course = small_course(3, slug="join")
-            course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+            course = all_day_course(slug="join")
             db.session.commit()
             with db.engine.begin() as connection:
                 # Subscribers whose next lesson is a month away: their texts are free replies.

@@ -20,7 +20,6 @@ import pstats
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,12 @@ from typing import Any
 import sqlalchemy as sa
 from drip_bench import database
 from twilio.request_validator import RequestValidator
-from webhook_bench import FREE_TEXT, PUBLIC_URL, SUBSCRIBERS
+from webhook_bench import PUBLIC_URL, SUBSCRIBERS, inbound_form
 
 from dripper import create_app
 from dripper.clock import now
 from dripper.extensions import db
-from dripper_testkit.builders import bulk_due, small_course
+from dripper_testkit.builders import all_day_course, bulk_due
 
 TOKEN = "bench-auth-token-0123456789abcdef"
 TO = "+15005550006"
@@ -42,15 +41,7 @@ WARM_UP = 60
 
 def signed(validator: RequestValidator, n: int) -> tuple[dict[str, str], dict[str, str]]:
     """The form and headers of request ``n`` of the mix, as Twilio would post them."""
-    join = n % 3 == 0
-    params = {
-        "MessageSid": "SM" + uuid.uuid4().hex,
-        "AccountSid": "AC" + "0" * 32,
-        "From": f"+1404{n:07d}" if join else f"+1202{n % SUBSCRIBERS:07d}",
-        "To": TO,
-        "Body": "JOIN" if join else FREE_TEXT[n % len(FREE_TEXT)],
-        "NumMedia": "0",
-    }
+    params = inbound_form(n, 0, TO)
     signature = validator.compute_signature(PUBLIC_URL + "/sms/inbound", params)
     return params, {"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https"}
 
@@ -82,8 +73,7 @@ def main() -> None:
         )
         with app.app_context():
             db.create_all()
-            course = small_course(3, slug="join")
-            course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+            course = all_day_course(slug="join")
             db.session.commit()
             with db.engine.begin() as connection:
                 bulk_due(connection, course.id, SUBSCRIBERS, now() + timedelta(days=30))

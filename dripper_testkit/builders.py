@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, time
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -106,55 +106,70 @@ def small_course(lessons: int = 3, slug: str = "tiny") -> Course:
     return course
 
 
+#: Sending hours over the whole day, so the hour a test or bench runs at never holds a send.
+ALL_DAY = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+
+
+def all_day_course(lessons: int = 3, slug: str = "allday") -> Course:
+    """``small_course`` with a sending window that spans the whole day (``ALL_DAY``)."""
+    course = small_course(lessons, slug=slug)
+    course.pacing = dict(ALL_DAY)
+    return course
+
+
+#: When the rows ``bulk_due`` writes were created and confirmed.
+BULK_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def due_subscriber_values() -> dict[str, Any]:
+    """The columns of a subscriber ``bulk_due`` writes, all but its phone."""
+    return {
+        "time_zones": ["America/New_York"],
+        "send_time": time(9, 0),
+        "status": SubscriberStatus.ACTIVE,
+        "created_at": BULK_CREATED,
+    }
+
+
+def due_subscription_values(course_id: int, due: datetime) -> dict[str, Any]:
+    """The columns of an active subscription due at ``due``, all but its subscriber."""
+    return {
+        "course_id": course_id,
+        "state": SubscriptionState.ACTIVE,
+        "source": "sms",
+        "lessons_sent": 0,
+        "next_action": NextAction.LESSON,
+        "next_send_at": due,
+        "extra_count": 0,
+        "readiness": 0.0,
+        "resistant_streak": 0,
+        "unanswered_questions": 0,
+        "unanswered_check_ins": 0,
+        "confirmed_at": BULK_CREATED,
+        "created_at": BULK_CREATED,
+    }
+
+
 def bulk_due(
     connection: sa.Connection, course_id: int, count: int, due: datetime, *, start: int = 0
 ) -> None:
     """``count`` active subscriptions due at ``due``, written with core INSERTs in chunks."""
     subscriber = cast(sa.Table, Subscriber.__table__)
     subscription = cast(sa.Table, Subscription.__table__)
-    created = datetime(2026, 1, 1, tzinfo=UTC)
+    person = due_subscriber_values()
+    place = due_subscription_values(course_id, due)
     chunk = 5000
     for first in range(start, start + count, chunk):
         numbers = range(first, min(first + chunk, start + count))
         ids = (
             connection.execute(
                 subscriber.insert().returning(subscriber.c.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "phone": f"+1202{n:07d}",
-                        "time_zones": ["America/New_York"],
-                        "send_time": time(9, 0),
-                        "status": SubscriberStatus.ACTIVE,
-                        "created_at": created,
-                    }
-                    for n in numbers
-                ],
+                [{"phone": f"+1202{n:07d}", **person} for n in numbers],
             )
             .scalars()
             .all()
         )
-        connection.execute(
-            subscription.insert(),
-            [
-                {
-                    "subscriber_id": subscriber_id,
-                    "course_id": course_id,
-                    "state": SubscriptionState.ACTIVE,
-                    "source": "sms",
-                    "lessons_sent": 0,
-                    "next_action": NextAction.LESSON,
-                    "next_send_at": due,
-                    "extra_count": 0,
-                    "readiness": 0.0,
-                    "resistant_streak": 0,
-                    "unanswered_questions": 0,
-                    "unanswered_check_ins": 0,
-                    "confirmed_at": created,
-                    "created_at": created,
-                }
-                for subscriber_id in ids
-            ],
-        )
+        connection.execute(subscription.insert(), [{"subscriber_id": i, **place} for i in ids])
 
 
 def outbound_message(

@@ -29,7 +29,7 @@ from dripper.models import (
 from dripper.sms.delivery import replay_failure
 from dripper.sms.outbox import queue_message
 from dripper.sms.tasks import sweep_unsent
-from dripper_testkit.builders import bulk_due
+from dripper_testkit.builders import ALL_DAY, bulk_due
 from dripper_testkit.twilio_fake import FakeTwilio
 from dripper_testkit.workers import BrokerSpace, Worker, drain
 
@@ -88,7 +88,7 @@ def test_replies_go_out_before_the_days_burst_has_finished(
 ) -> None:
     burst = 40  # eight seconds of lessons at 5 a second
     now = datetime.now(UTC)
-    course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+    course.pacing = dict(ALL_DAY)
     db.session.commit()
     with db.engine.begin() as connection:
         bulk_due(connection, course.id, burst, now - timedelta(minutes=1))

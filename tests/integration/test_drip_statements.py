@@ -18,7 +18,7 @@ from dripper.drip.tasks import perform_many
 from dripper.drip.tick import claim_batch
 from dripper.extensions import db
 from dripper.models import Course, LessonSkip, Message, MessageKind
-from dripper_testkit.builders import bulk_due, small_course
+from dripper_testkit.builders import all_day_course, bulk_due
 
 NOW = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
 
@@ -29,11 +29,11 @@ def sent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[A
 
 
 @pytest.fixture
-def all_day_course(app: Flask) -> Course:
-    course = small_course(3, slug="allday")
-    course.pacing = {"window_start": "00:00", "window_end": "23:59", "send_time": "09:00"}
+def course(app: Flask) -> Course:
+    """A short course that sends at any hour."""
+    made = all_day_course()
     db.session.commit()
-    return course
+    return made
 
 
 def claimed(count: int) -> tuple[list[int], str]:
@@ -43,7 +43,7 @@ def claimed(count: int) -> tuple[list[int], str]:
 
 
 def lessons_sent() -> dict[int, int]:
-    """Each subscription's lesson, by its position in the course."""
+    """The lesson each subscription was sent, by subscription."""
     rows = db.session.execute(
         sa.select(Message.subscription_id, Message.lesson_id).where(
             Message.kind == MessageKind.LESSON
@@ -62,11 +62,11 @@ def compared(statements: list[str], database: str) -> list[str]:
 
 
 def test_a_chunk_of_forty_sends_runs_no_more_statements_than_a_chunk_of_five(
-    app: Flask, all_day_course: Course, sent: list[Any], database: str
+    app: Flask, course: Course, sent: list[Any], database: str
 ) -> None:
     sandbox_clock().set(NOW)
     with db.engine.begin() as connection:
-        bulk_due(connection, all_day_course.id, 45, NOW - timedelta(minutes=1))
+        bulk_due(connection, course.id, 45, NOW - timedelta(minutes=1))
     ids, token = claimed(45)
     with counting() as five:
         perform_many(ids[:5], token)
@@ -80,13 +80,13 @@ def test_a_chunk_of_forty_sends_runs_no_more_statements_than_a_chunk_of_five(
 
 
 def test_a_chunk_leaves_out_the_lessons_published_before_each_persons_place(
-    app: Flask, all_day_course: Course, sent: list[Any]
+    app: Flask, course: Course, sent: list[Any]
 ) -> None:
     sandbox_clock().set(NOW)
     with db.engine.begin() as connection:
-        bulk_due(connection, all_day_course.id, 6, NOW - timedelta(minutes=1))
+        bulk_due(connection, course.id, 6, NOW - timedelta(minutes=1))
     ids, token = claimed(6)
-    first, second = (lesson.id for lesson in all_day_course.lessons[:2])
+    first, second = (lesson.id for lesson in course.lessons[:2])
     skipping = ids[::2]
     db.session.add_all(LessonSkip(subscription_id=i, lesson_id=first) for i in skipping)
     db.session.commit()
