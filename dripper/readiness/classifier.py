@@ -84,6 +84,28 @@ MODEL_CRISIS_MIN_WORDS = 4
 #: The model alone may opt a subscriber out only when this sure; below it the runner-up label is
 #: used. A false opt-out silences someone for good, and the rules catch the plain requests.
 MODEL_OPT_OUT_MIN = 0.7
+#: The model alone may read a reply as asking for another lesson (``more``) only when this sure:
+#: an extra lesson is more pressure, so a guess must not send one ("kill me now, another family
+#: meeting tomorrow" was ``more`` at 0.57). Below it the runner-up label is used.
+MODEL_MORE_MIN = 0.7
+#: ... and as a question about the program (``help``) only when it is not unsure: an unsure
+#: ``help`` answers the person's own words with the program's boilerplate and does not count
+#: them as an answer ("did it twice today, easier the second time" was ``help`` at 0.23).
+#: Guesses that ease off (``pause``, ``reschedule``) stand: a misreading costs a short break,
+#: a missed request costs lessons the person asked not to get.
+MODEL_HELP_MIN = REVIEW_THRESHOLD
+_UNSURE_INTENT_BELOW = {ReplyLabel.MORE: MODEL_MORE_MIN, ReplyLabel.HELP: MODEL_HELP_MIN}
+#: Labels that ask for something rather than answer the lesson.
+_INTENTS = frozenset(
+    {
+        ReplyLabel.OPT_OUT,
+        ReplyLabel.HELP,
+        ReplyLabel.PAUSE,
+        ReplyLabel.MORE,
+        ReplyLabel.RESCHEDULE,
+        ReplyLabel.CRISIS,
+    }
+)
 
 # Confidence reported for rule decisions. Exact keywords are certain; plain-language rules are
 # narrow but still wording, so they sit just under certainty.
@@ -268,6 +290,10 @@ class Classifier:
         if best is ReplyLabel.OPT_OUT and not self._model_may_opt_out(norm, confidence):
             best = self.model.labels[order[1]]
             confidence = float(probs[order[1]])
+        elif _UNSURE_INTENT_BELOW.get(best, 0.0) > confidence:
+            # Not sure enough to act on: read as an answer, by the best answer label.
+            answer = next(i for i in order if self.model.labels[i] not in _INTENTS)
+            best, confidence = self.model.labels[answer], float(probs[answer])
         return self._decided(text, norm, best, confidence, None, review)
 
     @staticmethod

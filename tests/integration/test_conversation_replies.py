@@ -156,6 +156,31 @@ def test_a_question_about_us_gets_the_help_text_and_never_opts_out(
     assert phone.subscriber().status is not SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
 
 
+def test_a_progress_report_the_model_is_unsure_of_is_not_answered_with_the_help_text(
+    phone: Handset,
+) -> None:
+    phone.text("Did it twice today, easier the second time")
+
+    assert MessageKind.HELP not in [m.kind for m in phone.new_replies()]
+    reply = last_inbound(phone)
+    assert reply.label is not ReplyLabel.HELP
+    assert reply.needs_review is True  # unsure: the team reads it
+
+
+def test_an_unsure_guess_at_more_sends_no_extra_lesson(phone: Handset) -> None:
+    before = phone.subscription()
+    assert before is not None
+    next_send_at = before.next_send_at
+
+    phone.text("kill me now, another family meeting tomorrow")
+
+    assert last_inbound(phone).label not in (ReplyLabel.MORE, ReplyLabel.CRISIS)
+    subscription = phone.subscription()
+    assert subscription is not None
+    assert subscription.extra_count == 0
+    assert subscription.next_send_at is None or subscription.next_send_at >= next_send_at  # type: ignore[operator]
+
+
 @pytest.mark.parametrize(
     "body",
     [

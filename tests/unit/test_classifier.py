@@ -308,6 +308,37 @@ def test_confidence_is_a_probability_and_low_confidence_needs_review(
         assert result.needs_review == (result.confidence < 0.5 or result.label is ReplyLabel.CRISIS)
 
 
+def test_a_progress_report_the_model_barely_reads_as_help_is_not_answered_with_help(
+    classifier: Classifier,
+) -> None:
+    # The model's best guess is help at 0.23: answering it with the program's boilerplate
+    # would ignore what the person said and skip counting their answer.
+    result = classifier.classify("Did it twice today, easier the second time")
+    assert result.label is not ReplyLabel.HELP
+    assert result.layer == "model"
+
+
+def test_a_sure_question_about_the_program_is_still_help(classifier: Classifier) -> None:
+    assert label(classifier, "how often do you text") is ReplyLabel.HELP
+
+
+def test_an_unsure_guess_at_more_does_not_send_another_lesson(classifier: Classifier) -> None:
+    # Read as more at 0.57 by the model alone: an extra lesson to someone this stretched is
+    # the pressure the course teaches against, so a guess at more needs a sure model.
+    result = classifier.classify("kill me now, another family meeting tomorrow")
+    assert result.label is not ReplyLabel.MORE
+    assert result.label is not ReplyLabel.CRISIS
+
+
+def test_an_unsure_request_to_ease_off_is_still_acted_on(classifier: Classifier) -> None:
+    # Easing off on a misreading costs little; pressing on past a missed request does not.
+    assert label(classifier, "not now. maybe in a couple of weeks") is ReplyLabel.PAUSE
+    assert (
+        label(classifier, "you text me right when i'm walking into work. later?")
+        is ReplyLabel.RESCHEDULE
+    )
+
+
 # --- odd input ----------------------------------------------------------------------------------
 def test_empty_reply_is_neutral(classifier: Classifier) -> None:
     for text in ["", "   ", "\n"]:
