@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from dripper.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
-from dripper.labels import ReplyLabel
+from dripper.labels import READINESS_LABELS, ReplyLabel
 from dripper.readiness.commands import match_command
 from dripper.readiness.crisis import crisis_assessment, has_risk_words, without_figures
 from dripper.readiness.dates import pause_days, reschedule_time
@@ -95,17 +95,6 @@ MODEL_MORE_MIN = 0.7
 #: a missed request costs lessons the person asked not to get.
 MODEL_HELP_MIN = REVIEW_THRESHOLD
 _UNSURE_INTENT_BELOW = {ReplyLabel.MORE: MODEL_MORE_MIN, ReplyLabel.HELP: MODEL_HELP_MIN}
-#: Labels that ask for something rather than answer the lesson.
-_INTENTS = frozenset(
-    {
-        ReplyLabel.OPT_OUT,
-        ReplyLabel.HELP,
-        ReplyLabel.PAUSE,
-        ReplyLabel.MORE,
-        ReplyLabel.RESCHEDULE,
-        ReplyLabel.CRISIS,
-    }
-)
 
 # Confidence reported for rule decisions. Exact keywords are certain; plain-language rules are
 # narrow but still wording, so they sit just under certainty.
@@ -292,7 +281,7 @@ class Classifier:
             confidence = float(probs[order[1]])
         elif _UNSURE_INTENT_BELOW.get(best, 0.0) > confidence:
             # Not sure enough to act on: read as an answer, by the best answer label.
-            answer = next(i for i in order if self.model.labels[i] not in _INTENTS)
+            answer = next(i for i in order if self.model.labels[i] in READINESS_LABELS)
             best, confidence = self.model.labels[answer], float(probs[answer])
         return self._decided(text, norm, best, confidence, None, review)
 
