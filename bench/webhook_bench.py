@@ -246,6 +246,18 @@ def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
     }
 
 
+def seed_subscribers() -> None:
+    """The schema, the JOIN course and ``SUBSCRIBERS`` subscribers whose next lesson is a
+    month away, so their texts are free replies (in an app context)."""
+    from dripper.clock import now
+
+    db.create_all()
+    course = all_day_course(slug="join")
+    db.session.commit()
+    with db.engine.begin() as connection:
+        bulk_due(connection, course.id, SUBSCRIBERS, now() + timedelta(days=30))
+
+
 def warm_up(port: int, token: str, to: str) -> None:
     """A few requests first, so each gunicorn worker has loaded the reply model before the
     clock starts (as a deployed one has long since done)."""
@@ -332,14 +344,8 @@ def main() -> None:
             }
         )
         with app.app_context():
-            from dripper.clock import now
-
-            db.create_all()
-            course = all_day_course(slug="join")
-            db.session.commit()
+            seed_subscribers()
             with db.engine.begin() as connection:
-                # Subscribers whose next lesson is a month away: their texts are free replies.
-                bulk_due(connection, course.id, SUBSCRIBERS, now() + timedelta(days=30))
                 connection.execute(
                     sa.text(
                         "CREATE TABLE minimal_inbound (id bigserial PRIMARY KEY, "

@@ -20,19 +20,16 @@ import pstats
 import statistics
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from drip_bench import database
 from twilio.request_validator import RequestValidator
-from webhook_bench import PUBLIC_URL, SUBSCRIBERS, inbound_form
+from webhook_bench import PUBLIC_URL, inbound_form, seed_subscribers
 
 from dripper import create_app
-from dripper.clock import now
 from dripper.extensions import db
-from dripper_testkit.builders import all_day_course, bulk_due
 
 TOKEN = "bench-auth-token-0123456789abcdef"
 TO = "+15005550006"
@@ -72,11 +69,7 @@ def main() -> None:
             }
         )
         with app.app_context():
-            db.create_all()
-            course = all_day_course(slug="join")
-            db.session.commit()
-            with db.engine.begin() as connection:
-                bulk_due(connection, course.id, SUBSCRIBERS, now() + timedelta(days=30))
+            seed_subscribers()
             db.session.remove()
             statements = count_statements(db.engine)
         app.test_cli_runner().invoke(args=["classifier", "train"])
