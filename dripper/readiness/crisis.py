@@ -406,6 +406,16 @@ _HYPOTHETICAL = rx(
     \bkill\w*\s+(?:him|her|them)sel(?:f|ves)\s+slowly|\bslowly\s+kill\w*\s+(?:him|her|them)sel(?:f|ves)|
     \b(?:tired|sick)\s+of\s+living\s+like\s+(?:this|that)|\bgets?\s+(?:so\s+|really\s+)?(?:paranoid|manic)"""
 )
+# Death put above getting help ("he'd rather die than go to rehab", "she'd sooner be dead than see a
+# doctor"): usually a figure of speech, and the corpus reads it as the person's stance, but in a
+# course about someone refusing treatment it can also be the refusal that puts a life at risk. Not
+# a crisis; the team reads it.
+_DEATH_OVER_HELP = rx(
+    r"""\b(?:rather|sooner)\s+(?:die|be\s+dead|drink\s+(?:him|her|them)sel(?:f|ves)\s+to\s+death)\s+
+    than\s+(?:\S+\s+){0,4}?(?:rehab|treatment|detox|therapy|therapists?|counsel\w*|doctors?|
+    hospitals?|psychiatrists?|meetings?|aa|na|sponsors?|meds|medications?|help|sober|clean|quit\w*|
+    stop\s+(?:drinking|using))\b"""
+)
 # A plan said as a conditional ("i'd call the police", "and 988") is not a call for help now.
 _CONDITIONAL = rx(r"\b(?:if|i'd|i\s+would|would|whenever|in\s+case|should|unless)\b")
 
@@ -448,6 +458,8 @@ def crisis_assessment(text: str) -> tuple[str | None, str | None]:
     for weak, pattern in _WEAK_CRISIS:
         if pattern.search(plain):
             return weak, None
+    if _DEATH_OVER_HELP.search(norm):
+        return None, "death_over_help"
     return None, None
 
 

@@ -18,6 +18,7 @@ from dripper.extensions import db
 from dripper.labels import ReplyLabel
 from dripper.models import (
     Alert,
+    AlertKind,
     Direction,
     Message,
     MessageKind,
@@ -194,6 +195,20 @@ def test_a_worry_about_the_loved_one_gets_no_crisis_lines(phone: Handset, body: 
 
     assert MessageKind.CRISIS_RESPONSE not in [m.kind for m in phone.new_replies()]
     assert last_inbound(phone).label is not ReplyLabel.CRISIS
+    assert phone.subscription().state is not SubscriptionState.HELD  # type: ignore[union-attr]
+
+
+def test_a_loved_one_who_would_rather_die_than_get_help_is_put_before_the_team(
+    phone: Handset,
+) -> None:
+    phone.text("He said he'd rather die than go to rehab")
+
+    assert MessageKind.CRISIS_RESPONSE not in [m.kind for m in phone.new_replies()]
+    message = last_inbound(phone)
+    assert message.label is not ReplyLabel.CRISIS
+    assert message.needs_review
+    [alert] = db.session.scalars(sa.select(Alert)).all()
+    assert (alert.message_id, alert.kind) == (message.id, AlertKind.REVIEW)
     assert phone.subscription().state is not SubscriptionState.HELD  # type: ignore[union-attr]
 
 

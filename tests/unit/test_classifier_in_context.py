@@ -124,6 +124,33 @@ def test_a_planned_for_danger_is_not_a_crisis_but_the_team_is_asked_to_review_it
 @pytest.mark.parametrize(
     "text",
     [
+        "He said he'd rather die than go to rehab",
+        "she says she would sooner die than see a doctor about it",
+        "he'd rather drink himself to death than go to one meeting",
+    ],
+)
+def test_a_loved_one_putting_death_above_treatment_is_read_by_the_team(
+    classifier: Classifier, text: str, question: str | None
+) -> None:
+    result = classifier.classify(text, question)
+    assert result.label is not ReplyLabel.CRISIS, result
+    assert result.crisis_review and result.needs_review
+    assert result.review_rule == "death_over_help"
+
+
+@pytest.mark.parametrize(
+    "text", ["i'd rather die than call my sister lol", "i'd rather die than go to therapy lol"]
+)
+def test_a_joke_about_dying_rather_than_a_chore_is_not_sent_for_review(
+    classifier: Classifier, text: str
+) -> None:
+    assert not classifier.classify(text, FIRST).crisis_review
+
+
+@pytest.mark.parametrize("question", [None, FIRST, OUTSIDE_HELP])
+@pytest.mark.parametrize(
+    "text",
+    [
         "it's time now, he's passed out and i can't wake him up",
         "she locked herself in the bathroom with a razor and won't answer me",
         "he's been drinking since noon and he just took the car with our kid in it",
