@@ -60,6 +60,17 @@ UNREACHABLE_CODES: dict[int, str] = {
 HANDSET_UNREACHABLE = 30003
 HANDSET_UNREACHABLE_STREAK = 3
 
+#: Our texts to the number are stopped on the way: the carrier filters them, or the number's
+#: region is not one the account may send to. One such failure may be a passing filter;
+#: several in a row mean every further lesson would fail the same way (and, when a carrier
+#: filters, sending more of them harms the sender's standing with it).
+BLOCKED_CODES: dict[int, str] = {
+    21408: "the number's region is not enabled for sending",
+    21612: "the carrier cannot route our texts to this number",
+    30007: "filtered by the carrier",
+}
+BLOCKED_STREAK = 3
+
 #: Our account or sender is misconfigured; every message fails the same way until fixed.
 CONFIGURATION_CODES = frozenset({20003, 20404, 21212, 21408, 21606, 21659, 21701, 21703})
 
@@ -69,6 +80,7 @@ class Refusal(enum.StrEnum):
 
     OPTED_OUT = "opted_out"  # 21610: they opted out with the carrier; text them no more
     UNREACHABLE = "unreachable"  # the number can never receive our texts
+    BLOCKED = "blocked"  # our texts to it keep being stopped on the way (BLOCKED_CODES)
 
 
 #: Acts on a refusal: (the message, what it says, a short reason). Runs inside the
@@ -143,8 +155,9 @@ def record_permanent_error(message: Message, code: int | None, text: str | None)
     """Record a permanent error on ``message``; return what it says about the person.
 
     21610 is an opt-out (everywhere); an invalid, landline or unknown number, or a
-    handset unreachable several times running, is unreachable; anything else is recorded
-    on the message only (None). A refusal goes to the app's refusal handler before this
+    handset unreachable several times running, is unreachable; texts stopped on the way
+    several times running (carrier filtering, a region we may not send to) are blocked;
+    anything else is recorded on the message only (None). A refusal goes to the app's refusal handler before this
     returns. Flushes, never commits: the caller owns the transaction.
     """
     message.error_code = code
@@ -155,16 +168,21 @@ def record_permanent_error(message: Message, code: int | None, text: str | None)
         refusal, reason = Refusal.OPTED_OUT, f"{code}: opted out with the carrier"
     elif code in UNREACHABLE_CODES:
         refusal, reason = Refusal.UNREACHABLE, f"{code}: {UNREACHABLE_CODES[code]}"
-    elif code == HANDSET_UNREACHABLE and _handset_unreachable_streak(message.phone):
+    elif code == HANDSET_UNREACHABLE and _streak(
+        message.phone, {HANDSET_UNREACHABLE}, HANDSET_UNREACHABLE_STREAK
+    ):
         refusal = Refusal.UNREACHABLE
         reason = f"{code}: unreachable {HANDSET_UNREACHABLE_STREAK} times"
-    elif code in CONFIGURATION_CODES:
+    if code in CONFIGURATION_CODES:
         log.error(
             "message %s refused by configuration error %s: %s",
             message.id,
             code,
             mask_text(text or ""),
         )
+    if code in BLOCKED_CODES and _streak(message.phone, set(BLOCKED_CODES), BLOCKED_STREAK):
+        refusal = Refusal.BLOCKED
+        reason = f"{code}: {BLOCKED_CODES[code]}, {BLOCKED_STREAK} times running"
     if refusal is not None:
         handler: RefusalHandler | None = current_app.extensions.get(_HANDLER)
         if handler is None:
@@ -175,18 +193,16 @@ def record_permanent_error(message: Message, code: int | None, text: str | None)
     return refusal
 
 
-def _handset_unreachable_streak(phone: str) -> bool:
-    """Whether the number's last few outbound messages all failed as unreachable."""
+def _streak(phone: str, codes: set[int], length: int) -> bool:
+    """Whether the number's last ``length`` outbound messages all failed with one of ``codes``."""
     db.session.flush()  # the message at hand carries its code already
     recent = db.session.scalars(
         select(Message.error_code)
         .where(Message.phone == phone, Message.direction == Direction.OUTBOUND)
         .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(HANDSET_UNREACHABLE_STREAK)
+        .limit(length)
     ).all()
-    return len(recent) == HANDSET_UNREACHABLE_STREAK and all(
-        code == HANDSET_UNREACHABLE for code in recent
-    )
+    return len(recent) == length and all(code in codes for code in recent)
 
 
 def describe(error: SendError) -> str:

@@ -131,3 +131,42 @@ def test_without_a_refusal_handler_a_refusal_is_an_error(
         record_permanent_error(outbound(subscriber), 21610, None)
     # An error that says nothing about the person needs no handler.
     assert record_permanent_error(outbound(subscriber), 30007, None) is None
+
+
+def test_carrier_filtering_three_times_running_holds_the_lessons_until_they_text(
+    subscriber: Subscriber,
+) -> None:
+    outbound(subscriber, code=30007)
+    outbound(subscriber, code=21408)
+
+    refusal = record_permanent_error(outbound(subscriber), 30007, "Carrier violation")
+
+    assert refusal is Refusal.BLOCKED
+    assert subscriber.status is SubscriberStatus.ACTIVE  # nothing said about the person
+    [subscription] = subscriber.subscriptions
+    assert subscription.state is SubscriptionState.PARKED
+    assert subscription.next_send_at is None
+    assert subscription.parked_reason == (
+        "texts blocked: 30007: filtered by the carrier, 3 times running"
+    )
+
+
+def test_blocked_texts_broken_by_a_delivery_do_not_hold_the_lessons(
+    subscriber: Subscriber,
+) -> None:
+    outbound(subscriber, code=30007)
+    outbound(subscriber, code=None)  # one got through in between
+
+    assert record_permanent_error(outbound(subscriber), 30007, "Carrier violation") is None
+    [subscription] = subscriber.subscriptions
+    assert subscription.state is SubscriptionState.ACTIVE
+
+
+def test_blocked_texts_leave_a_crisis_hold_as_it_is(subscriber: Subscriber) -> None:
+    [subscription] = subscriber.subscriptions
+    subscription.state = SubscriptionState.HELD
+    outbound(subscriber, code=30007)
+    outbound(subscriber, code=30007)
+
+    assert record_permanent_error(outbound(subscriber), 30007, None) is Refusal.BLOCKED
+    assert subscription.state is SubscriptionState.HELD  # only a person resumes it
