@@ -17,6 +17,8 @@ Printed, each a median of ``--repeat`` runs, with the load average beside it:
 * at ``--rate`` for ``--seconds``: p50/p99 latency, errors (non-200 or no answer), and the
   reconciliation: inbound rows stored = requests sent, each stored once (distinct sids),
   each handled, each answered once (exactly one 200 per request; outbound replies counted);
+  and the machine's CPU per request, by process: gunicorn, the Celery worker (sending the
+  replies), PostgreSQL's backends, the load generator and the rest (the fake Twilio, Redis);
 * the sustainable rate of dripper and of bench/minimal_webhook_app.py (signature check and
   one INSERT, same gunicorn command), each the highest of ``--steps`` with p99 < 50 ms and
   no error over ``--step-seconds``, and their ratio (target >= 0.5).
@@ -36,6 +38,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +46,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 import yaml
-from drip_bench import database, fake_twilio
+from drip_bench import database, fake_twilio, group_cpu_seconds
 from twilio.request_validator import RequestValidator
 
 from dripper import create_app
@@ -91,13 +94,14 @@ def gunicorn_command(module: str, port: int, extra: list[str] | None = None) -> 
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Iterator[None]:
+def process(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Iterator[int]:
+    """``command`` in a session of its own; yields its process group's id."""
     with log.open("ab") as out:
         child = subprocess.Popen(
             command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        yield
+        yield child.pid
     finally:
         if child.poll() is None:
             os.killpg(child.pid, 15)
@@ -203,6 +207,78 @@ def run_load(port: int, requests: list[tuple[bytes, bool]], rate: float) -> dict
     }
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (every core: /proc/stat's first line)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the bench's database (the
+    server runs on this machine: its backends are processes here)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        pids = connection.scalars(
+            sa.text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    engine.dispose()
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not on this machine, or gone
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+@dataclass
+class CpuSplit:
+    """Where the machine's CPU went during a run, by process: web (gunicorn), the Celery
+    worker, PostgreSQL's backends for the bench database, this load generator, the rest."""
+
+    web_group: int
+    worker_group: int | None  # None: no worker (the minimal app)
+    url: str
+    start: dict[str, Any] = field(default_factory=dict)
+
+    def read(self) -> dict[str, Any]:
+        return {
+            "web": group_cpu_seconds(self.web_group),
+            "worker": group_cpu_seconds(self.worker_group) if self.worker_group else 0.0,
+            "postgres": backend_cpu(self.url),
+            "load": time.process_time(),
+            "machine": machine_cpu_seconds(),
+        }
+
+    def begin(self) -> None:
+        self.start = self.read()
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request of each part since ``begin``."""
+        end, start = self.read(), self.start
+        spent = {key: end[key] - start[key] for key in ("web", "worker", "load", "machine")}
+        spent["postgres"] = sum(
+            seconds - start["postgres"].get(pid, 0.0) for pid, seconds in end["postgres"].items()
+        )
+        known = spent["web"] + spent["worker"] + spent["postgres"] + spent["load"]
+        spent["rest"] = max(0.0, spent["machine"] - known)
+        return {key: value * 1000 / max(requests, 1) for key, value in spent.items()}
+
+
+def describe_split(ms: dict[str, float]) -> str:
+    return (
+        f"CPU a request: web {ms['web']:.1f} ms, worker {ms['worker']:.1f} ms, PostgreSQL "
+        f"{ms['postgres']:.1f} ms, load generator {ms['load']:.1f} ms, the rest "
+        f"{ms['rest']:.1f} ms; the machine {ms['machine']:.1f} ms"
+    )
+
+
 def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
     """Inbound rows stored, distinct, handled; outbound replies; after a short settle."""
     engine = sa.create_engine(url)
@@ -265,17 +341,21 @@ def warm_up(port: int, token: str, to: str) -> None:
 
 
 def sustainable(
-    port: int, steps: list[float], seconds: float, token: str, to: str, tag: int
+    port: int, steps: list[float], seconds: float, token: str, to: str, tag: int, split: CpuSplit
 ) -> tuple[float, list[str]]:
     """The highest offered rate with p99 under target and no error; stops at the first miss."""
     best, lines = 0.0, []
     for rate in steps:
-        figures = run_load(port, requests_for(rate, seconds, token, to, tag), rate)
+        requests = requests_for(rate, seconds, token, to, tag)
+        split.begin()
+        figures = run_load(port, requests, rate)
+        cpu = split.per_request(len(requests))
         tag += 1
         ok = figures["p99"] < P99_TARGET_MS and figures["errors"] == 0
         lines.append(
             f"{rate:.0f}/s p50 {figures['p50']:.1f} ms p99 {figures['p99']:.1f} ms "
-            f"errors {figures['errors']} load {figures['load']:.2f}{'' if ok else ' (miss)'}"
+            f"errors {figures['errors']} load {figures['load']:.2f}, CPU a request "
+            f"{cpu['machine']:.1f} ms (web {cpu['web']:.1f}){'' if ok else ' (miss)'}"
         )
         if not ok:
             break
@@ -366,17 +446,22 @@ def main() -> None:
         worker += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
         ratio_lines: list[str] = []
         with (
-            process(worker, env, logs / "worker.log", ROOT),
-            process(gunicorn_command("web:app", port, extra), env, logs / "web.log", ROOT),
+            process(worker, env, logs / "worker.log", ROOT) as worker_group,
+            process(gunicorn_command("web:app", port, extra), env, logs / "web.log", ROOT) as web,
         ):
+            split = CpuSplit(web, worker_group, url)
             wait_listening(port)
             warm_up(port, token, to)
             time.sleep(2)
             runs, last = [], reconcile(url, 0, 0)["last"]
             for trial in range(args.repeat):
                 requests = requests_for(args.rate, args.seconds, token, to, trial)
+                split.begin()
                 figures = run_load(port, requests, args.rate)
                 figures.update(reconcile(url, len(requests), last))
+                # Up to the end of the reconciliation: the worker's sends of the run's
+                # replies are done by then.
+                figures["cpu"] = split.per_request(len(requests))
                 last = figures["last"]
                 runs.append(figures)
                 print(
@@ -385,7 +470,8 @@ def main() -> None:
                     f"errors {figures['errors']}, answered {figures['answered']:,}, "
                     f"stored {figures['stored']:,} (distinct {figures['distinct']:,}, handled "
                     f"{figures['handled']:,}), replies {figures['outbound']:,} "
-                    f"({figures['twiml_messages']:,} in TwiML), load {figures['load']:.2f}",
+                    f"({figures['twiml_messages']:,} in TwiML), load {figures['load']:.2f}\n"
+                    f"    {describe_split(figures['cpu'])}",
                     flush=True,
                 )
                 time.sleep(3)
@@ -396,9 +482,11 @@ def main() -> None:
                 f"errors {sum(r['errors'] for r in runs)}, load {med['load']:.2f}",
                 flush=True,
             )
+            cpu = {k: statistics.median(r["cpu"][k] for r in runs) for k in runs[0]["cpu"]}
+            print(f"  {describe_split(cpu)} (medians)", flush=True)
             if not args.skip_ratio:
                 dripper_rate, lines = sustainable(
-                    port, args.steps, args.step_seconds, token, to, 50
+                    port, args.steps, args.step_seconds, token, to, 50, split
                 )
                 ratio_lines += [f"  dripper   {line}" for line in lines]
         if args.skip_ratio:
@@ -406,11 +494,13 @@ def main() -> None:
         port = free_port()
         with process(
             gunicorn_command("minimal_webhook_app:app", port, extra), env, logs / "min.log", ROOT
-        ):
+        ) as minimal:
             wait_listening(port)
             warm_up(port, token, to)
             time.sleep(2)
-            minimal_rate, lines = sustainable(port, args.steps, args.step_seconds, token, to, 80)
+            minimal_rate, lines = sustainable(
+                port, args.steps, args.step_seconds, token, to, 80, CpuSplit(minimal, None, url)
+            )
             ratio_lines += [f"  minimal   {line}" for line in lines]
         print("\n".join(ratio_lines))
         ratio = dripper_rate / minimal_rate if minimal_rate else 0.0
