@@ -406,16 +406,21 @@ _HYPOTHETICAL = rx(
     \bkill\w*\s+(?:him|her|them)sel(?:f|ves)\s+slowly|\bslowly\s+kill\w*\s+(?:him|her|them)sel(?:f|ves)|
     \b(?:tired|sick)\s+of\s+living\s+like\s+(?:this|that)|\bgets?\s+(?:so\s+|really\s+)?(?:paranoid|manic)"""
 )
-# Death put above getting help ("he'd rather die than go to rehab", "she'd sooner be dead than see a
-# doctor"): usually a figure of speech, and the corpus reads it as the person's stance, but in a
-# course about someone refusing treatment it can also be the refusal that puts a life at risk. Not
-# a crisis; the team reads it.
+# Worries the team reads, never crises: death put above getting help ("he'd rather die than go to
+# rehab"), usually a figure of speech that the corpus reads as the person's stance, but in a course
+# about someone refusing treatment it can be the refusal that puts a life at risk; and harm said to
+# fall on the person alone ("she isn't hurting anyone but herself"), the chronic worry of addiction.
 _DEATH_OVER_HELP = rx(
     r"""\b(?:rather|sooner)\s+(?:die|be\s+dead|drink\s+(?:him|her|them)sel(?:f|ves)\s+to\s+death)\s+
     than\s+(?:\S+\s+){0,4}?(?:rehab|treatment|detox|therapy|therapists?|counsel\w*|doctors?|
     hospitals?|psychiatrists?|meetings?|aa|na|sponsors?|meds|medications?|help|sober|clean|quit\w*|
     stop\s+(?:drinking|using))\b"""
 )
+_HARMING_ONLY_SELF = rx(
+    r"""\b(?:hurt|harm|destroy|kill)\w*\s+(?:any(?:one|body)|no(?:one|body)|no\s+one)\s+
+    (?:but|except|other\s+than)\s+(?:him|her|them|my)\s?sel(?:f|ves)\b"""
+)
+_REVIEW_ONLY = (("death_over_help", _DEATH_OVER_HELP), ("harming_only_self", _HARMING_ONLY_SELF))
 # A plan said as a conditional ("i'd call the police", "and 988") is not a call for help now.
 _CONDITIONAL = rx(r"\b(?:if|i'd|i\s+would|would|whenever|in\s+case|should|unless)\b")
 
@@ -458,8 +463,12 @@ def crisis_assessment(text: str) -> tuple[str | None, str | None]:
     for weak, pattern in _WEAK_CRISIS:
         if pattern.search(plain):
             return weak, None
-    if _DEATH_OVER_HELP.search(norm):
-        return None, "death_over_help"
+    # On the reply as written: "isn't hurting anyone but herself" loses its first half to
+    # _NOT_HARM above, which is right for every other pattern.
+    written = pattern_form(text)
+    for worry, pattern in _REVIEW_ONLY:
+        if pattern.search(written):
+            return None, worry
     return None, None
 
 

@@ -138,6 +138,26 @@ def test_a_loved_one_putting_death_above_treatment_is_read_by_the_team(
     assert result.review_rule == "death_over_help"
 
 
+@pytest.mark.parametrize("question", [None, FIRST])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "she says she isn't hurting anybody but herself",
+        "he isn't hurting anyone except himself, he says",
+    ],
+)
+def test_harm_said_to_fall_on_the_loved_one_alone_is_read_by_the_team(
+    classifier: Classifier, text: str, question: str | None
+) -> None:
+    result = classifier.classify(text, question)
+    assert result.label is not ReplyLabel.CRISIS, result
+    assert result.crisis_review and result.review_rule == "harming_only_self"
+
+
+def test_harm_denied_outright_is_not_sent_for_review(classifier: Classifier) -> None:
+    assert not classifier.classify("he says he's not hurting anyone", FIRST).crisis_review
+
+
 @pytest.mark.parametrize(
     "text", ["i'd rather die than call my sister lol", "i'd rather die than go to therapy lol"]
 )
