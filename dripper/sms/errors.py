@@ -157,8 +157,9 @@ def record_permanent_error(message: Message, code: int | None, text: str | None)
     21610 is an opt-out (everywhere); an invalid, landline or unknown number, or a
     handset unreachable several times running, is unreachable; texts stopped on the way
     several times running (carrier filtering, a region we may not send to) are blocked;
-    anything else is recorded on the message only (None). A refusal goes to the app's refusal handler before this
-    returns. Flushes, never commits: the caller owns the transaction.
+    anything else is recorded on the message only (None). A refusal goes to the app's
+    refusal handler before this returns. Flushes, never commits: the caller owns the
+    transaction.
     """
     message.error_code = code
     message.error_message = text

@@ -1,9 +1,10 @@
 """Acting on a refusal: what the carrier said about a person becomes their state.
 
 The sending side (``dripper.sms.errors``) names a refusal (21610: opted out; an invalid
-or landline number: unreachable; carrier filtering several times running: blocked) and hands it here through the handler ``create_app``
-registers, inside the transaction that records the message, for every send: the drip's
-lessons, replies, and status callbacks alike.
+or landline number: unreachable; carrier filtering several times running: blocked) and
+hands it here through the handler ``create_app`` registers, inside the transaction that
+records the message, for every send: the drip's lessons, replies, and status callbacks
+alike.
 """
 
 from __future__ import annotations
