@@ -51,6 +51,7 @@ from dripper.models import (
     UTCDateTime,
 )
 from dripper.models import SubscriptionState as State
+from dripper.readiness.classifier import CLARIFICATION
 from dripper.readiness.opt_out import opt_out_rule
 from dripper.readiness.service import classify
 from dripper.subscriptions import schedule, states
@@ -230,6 +231,10 @@ def reply(inbound: Inbound, subscription: Subscription) -> None:
         return
     if result.crisis_review:
         _review(inbound, subscription)
+    if result.rule == CLARIFICATION:
+        # "what do you mean by that?": a short answer, the team reads it (needs_review), and
+        # the pace is left as it is: it is a question about the lesson, not an answer yet.
+        return _send(inbound, "clarify", subscription)
     if label in COMMAND_LABELS and inbound.command is None and not inbound.tried_as_command:
         # A plain-language command: acted on like its keyword.
         inbound.tried_as_command = True

@@ -44,6 +44,10 @@ DEFAULT_TEXTS = {
     "pause_format": (
         "To take a break, reply PAUSE, or PAUSE and a number of days from 1 to 90, like PAUSE 3."
     ),
+    "clarify": (
+        "Good question. There's no right answer: reply with whatever the lesson brings up for "
+        "you, in your own words. Our team reads questions like yours."
+    ),
 }
 
 

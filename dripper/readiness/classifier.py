@@ -30,7 +30,7 @@ import numpy as np
 
 from dripper.keywords import DEFAULT_PAUSE_DAYS, Command, Keyword, parse_command
 from dripper.labels import READINESS_LABELS, ReplyLabel
-from dripper.readiness.commands import match_command
+from dripper.readiness.commands import asks_what_we_mean, match_command
 from dripper.readiness.crisis import crisis_assessment, has_risk_words, without_figures
 from dripper.readiness.dates import pause_days, reschedule_time
 from dripper.readiness.evaluation import EvaluationReport, score
@@ -95,6 +95,9 @@ MODEL_MORE_MIN = 0.7
 #: a missed request costs lessons the person asked not to get.
 MODEL_HELP_MIN = REVIEW_THRESHOLD
 _UNSURE_INTENT_BELOW = {ReplyLabel.MORE: MODEL_MORE_MIN, ReplyLabel.HELP: MODEL_HELP_MIN}
+#: The rule of a question about what the lesson or its question means, asked while a question
+#: of the course is open: ``engaged``, for review (the conversation layer answers it briefly).
+CLARIFICATION = "clarification"
 
 # Confidence reported for rule decisions. Exact keywords are certain; plain-language rules are
 # narrow but still wording, so they sit just under certainty.
@@ -283,6 +286,19 @@ class Classifier:
             # Not sure enough to act on: read as an answer, by the best answer label.
             answer = next(i for i in order if self.model.labels[i] in READINESS_LABELS)
             best, confidence = self.model.labels[answer], float(probs[answer])
+        if best is ReplyLabel.HELP and question is not None and asks_what_we_mean(norm):
+            # "what do you mean by that?" just after a lesson asks about the lesson, not the
+            # program: the HELP text would not answer it.
+            return Classification(
+                text,
+                ReplyLabel.ENGAGED,
+                confidence,
+                Layer.MODEL,
+                needs_review=True,
+                rule=CLARIFICATION,
+                crisis_review=review is not None,
+                review_rule=review,
+            )
         return self._decided(text, norm, best, confidence, None, review)
 
     @staticmethod

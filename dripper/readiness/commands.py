@@ -195,6 +195,28 @@ _LEAVING = rx(
 )
 
 
+# A question about what the course said ("what do you mean by that?", "what does enabling mean
+# here?", "can you explain that?"). While a question of the course is open it is about the lesson,
+# not about the program; a keyword or our texts named in it keep it a question about us ("what
+# does STOP mean?", "what do you mean reply?").
+_CLARIFY = rx(
+    r"""\bwhat\s+(?:do|did)\s+(?:you|u|ya)\s+mean\b|\bwhat\s+(?:does|did|do)\s+(?:\S+\s+){1,3}?mean\b|
+    \bwhat\s+(?:is|was|'s)\s+meant\s+by\b|\b(?:can|could|would)\s+(?:you|u)\s+(?:please\s+)?
+    (?:explain|clarify|rephrase)\b|\bnot\s+sure\s+what\s+(?:you|u)\s+mean|
+    \b(?:don'?t|dont|do\s+not)\s+(?:understand|get)\s+what\s+(?:you|u)\s+mean"""
+)
+_ABOUT_US = rx(
+    r"""\b(?:stop|help|info|pause|resume|more|next|join|start|yes|unsubscrib\w*|reply|replying|
+    respond|text\w*|messag\w*|msgs?|rates?|number|who|program|service|bot)\b"""
+)
+
+
+def asks_what_we_mean(text: str) -> bool:
+    """Whether a reply asks what the course's words mean, rather than about the program."""
+    norm = pattern_form(text)
+    return _CLARIFY.search(norm) is not None and _ABOUT_US.search(norm) is None
+
+
 def match_command(text: str, today: date) -> RuleHit | None:
     """Read a plain-language command.
 

@@ -230,6 +230,23 @@ def test_who_keeps_texting_me_gets_the_help_text_and_is_never_an_opt_out(
     assert "lesson" in [m.kind.value for m in replies]
 
 
+def test_what_do_you_mean_after_the_question_gets_a_short_answer_not_the_help_text(
+    client: FlaskClient, shipped: Course, worker: Worker, broker: BrokerSpace
+) -> None:
+    room = Room(client, broker)
+    [person, other] = room.join(ny(6, 7), phone(601), phone(602))
+    reply = room.says(ny(6, 13), person, "what do you mean by that?")
+    assert (reply.label, reply.needs_review) == (ReplyLabel.ENGAGED, True)  # the team reads it
+    assert reply.answers is not None and reply.answers.kind is MessageKind.QUESTION
+
+    room.run.until(ny(7, 23))
+    answers = [m for m in person.all_replies() if room.run.sent_at[m.id] >= ny(6, 13)]
+    assert MessageKind.HELP not in [m.kind for m in answers]
+    assert answers[0].body.startswith("Good question.")
+    # Not an answer yet, so the pace is untouched: the next lesson when a silent person's comes.
+    assert room.story(person, ny(6, 14)) == room.story(other, ny(6, 14))
+
+
 def test_a_reply_before_the_question_comes_answers_the_lesson_and_an_old_one_answers_nothing(
     client: FlaskClient, shipped: Course, worker: Worker, broker: BrokerSpace
 ) -> None:

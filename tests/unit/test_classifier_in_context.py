@@ -74,6 +74,29 @@ def test_questions_about_us_are_help_never_an_opt_out(
     assert classifier.classify(text, question).label is ReplyLabel.HELP
 
 
+@pytest.mark.parametrize(
+    "text", ["what do you mean by that?", "huh? what do u mean", "what does that mean"]
+)
+def test_asking_what_the_lesson_means_is_engaged_for_review_while_a_question_is_open(
+    classifier: Classifier, text: str
+) -> None:
+    result = classifier.classify(text, FIRST)
+    assert (result.label, result.rule, result.needs_review) == (
+        ReplyLabel.ENGAGED,
+        "clarification",
+        True,
+    )
+    # With no question open there is nothing of ours it can be about but the program.
+    assert classifier.classify(text, None).label is ReplyLabel.HELP
+
+
+@pytest.mark.parametrize("text", ["what does STOP mean?", "what do I reply?", "who is this"])
+def test_asking_what_our_keywords_or_texts_mean_is_still_help(
+    classifier: Classifier, text: str
+) -> None:
+    assert classifier.classify(text, FIRST).rule != "clarification"
+
+
 @pytest.mark.parametrize("question", [None, FIRST])
 @pytest.mark.parametrize(
     "text",
