@@ -4,8 +4,9 @@ Every answer goes out through the outbox: stored, then sent by a worker with sta
 tracking, or, for the few that must not wait (``outbox.IN_WEBHOOK_ANSWER``: the crisis
 lines, STOP's confirmation, HELP), handed to Twilio in the webhook's own TwiML answer
 when the webhook is the one acting on the text. The few answers a course file does not
-word have a plain GSM-7 default here, so a course can override them without a code
-change.
+word (its check knows only ``courses.spec.MESSAGE_PLACEHOLDERS``) have a plain GSM-7
+default here; ``text`` would take a course's own wording first, once the course format
+allows one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dripper.models import (
 from dripper.phones import region_of
 from dripper.sms.outbox import queue_message
 
-#: Answers a course file may word itself (under ``messages:``); these are the defaults.
+#: Answers no course file words yet (the course check refuses names it does not know).
 DEFAULT_TEXTS = {
     "already_subscribed": (
         "You're already signed up for {title}. Reply HELP for help, STOP to end."
