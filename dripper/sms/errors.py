@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 import requests
 from celery.exceptions import SoftTimeLimitExceeded
@@ -181,7 +181,7 @@ def record_permanent_error(message: Message, code: int | None, text: str | None)
             code,
             mask_text(text or ""),
         )
-    if code in BLOCKED_CODES and _streak(message.phone, set(BLOCKED_CODES), BLOCKED_STREAK):
+    if code in BLOCKED_CODES and _streak(message.phone, BLOCKED_CODES, BLOCKED_STREAK):
         refusal = Refusal.BLOCKED
         reason = f"{code}: {BLOCKED_CODES[code]}, {BLOCKED_STREAK} times running"
     if refusal is not None:
@@ -194,7 +194,7 @@ def record_permanent_error(message: Message, code: int | None, text: str | None)
     return refusal
 
 
-def _streak(phone: str, codes: set[int], length: int) -> bool:
+def _streak(phone: str, codes: Container[int | None], length: int) -> bool:
     """Whether the number's last ``length`` outbound messages all failed with one of ``codes``."""
     db.session.flush()  # the message at hand carries its code already
     recent = db.session.scalars(

@@ -145,36 +145,24 @@ def test_a_planned_for_danger_is_not_a_crisis_but_the_team_is_asked_to_review_it
 
 @pytest.mark.parametrize("question", [None, FIRST, OUTSIDE_HELP])
 @pytest.mark.parametrize(
-    "text",
+    ("text", "rule"),
     [
-        "He said he'd rather die than go to rehab",
-        "she says she would sooner die than see a doctor about it",
-        "he'd rather drink himself to death than go to one meeting",
+        # A loved one putting death above treatment.
+        ("He said he'd rather die than go to rehab", "death_over_help"),
+        ("she says she would sooner die than see a doctor about it", "death_over_help"),
+        ("he'd rather drink himself to death than go to one meeting", "death_over_help"),
+        # Harm said to fall on the loved one alone.
+        ("she says she isn't hurting anybody but herself", "harming_only_self"),
+        ("he isn't hurting anyone except himself, he says", "harming_only_self"),
     ],
 )
-def test_a_loved_one_putting_death_above_treatment_is_read_by_the_team(
-    classifier: Classifier, text: str, question: str | None
+def test_worries_about_a_loved_one_refusing_help_are_read_by_the_team(
+    classifier: Classifier, text: str, rule: str, question: str | None
 ) -> None:
     result = classifier.classify(text, question)
     assert result.label is not ReplyLabel.CRISIS, result
     assert result.crisis_review and result.needs_review
-    assert result.review_rule == "death_over_help"
-
-
-@pytest.mark.parametrize("question", [None, FIRST])
-@pytest.mark.parametrize(
-    "text",
-    [
-        "she says she isn't hurting anybody but herself",
-        "he isn't hurting anyone except himself, he says",
-    ],
-)
-def test_harm_said_to_fall_on_the_loved_one_alone_is_read_by_the_team(
-    classifier: Classifier, text: str, question: str | None
-) -> None:
-    result = classifier.classify(text, question)
-    assert result.label is not ReplyLabel.CRISIS, result
-    assert result.crisis_review and result.review_rule == "harming_only_self"
+    assert result.review_rule == rule
 
 
 def test_harm_denied_outright_is_not_sent_for_review(classifier: Classifier) -> None:
