@@ -3,17 +3,20 @@ service through a signed webhook, exactly as Twilio would, and reads what came b
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from conftest import make_config
+from flask import current_app
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from dripper.extensions import db
+from dripper.jobs import REPLY_QUEUE
 from dripper.models import Direction, Message, Subscriber, Subscription
 from dripper_testkit.builders import new_sid
 
@@ -76,8 +79,14 @@ class Handset:
         self._seen = 0
 
     def text(self, body: str, *, sid: str | None = None) -> TestResponse:
-        response = post_signed(self.client, "/sms/inbound", inbound_params(self.phone, body, sid))
+        """Text ``body``; when its webhook left it to a worker, return once one acted on it."""
+        params = inbound_params(self.phone, body, sid)
+        response = post_signed(self.client, "/sms/inbound", params)
         assert response.status_code == 200, response.get_data(as_text=True)
+        if current_app.config["CELERY"]["broker_url"].startswith("memory://"):
+            work_queued_texts()
+        else:
+            wait_until_acted_on(params["MessageSid"])
         return response
 
     def all_replies(self) -> list[Message]:
@@ -105,17 +114,57 @@ class Handset:
         return subscriber.subscriptions[0] if subscriber and subscriber.subscriptions else None
 
 
+def wait_until_acted_on(sid: str, timeout: float = 30.0) -> None:
+    """Wait for a real worker to act on the stored text ``sid`` (at once when its webhook did)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        handled = db.session.scalar(
+            sa.select(Message.handled_at).where(Message.provider_sid == sid)
+        )
+        db.session.commit()  # the next look sees the worker's commit
+        if handled is not None:
+            return
+        assert time.monotonic() < deadline, f"no worker acted on {sid} in {timeout:g} s"
+        time.sleep(0.02)
+
+
+def work_queued_texts() -> int:
+    """Do what a replies worker does with the texts webhooks queued for it (these tests
+    run none): take each task from the in-memory broker's queue and run it. Returns how
+    many texts it acted on. The queue's other tasks (deliveries) are dropped: no worker
+    would have run them here either."""
+    from dripper.conversation.tasks import handle_inbound
+
+    acted = 0
+    with current_app.extensions["celery"].connection_for_read() as connection:
+        queue = connection.SimpleQueue(REPLY_QUEUE)
+        while True:
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                break
+            message.ack()
+            if message.headers.get("task") == handle_inbound.name:
+                args, kwargs, _ = message.decode()
+                acted += bool(handle_inbound.run(*args, **kwargs))
+        queue.close()
+    return acted
+
+
 def set_clock(when: datetime) -> None:
     from dripper.clock import sandbox_clock
 
     sandbox_clock().set(when)
 
 
-def confirmed_handset(client: FlaskClient, at: datetime, phone: str = NUMBER) -> Handset:
-    """A phone that texted JOIN and YES at ``at`` (sandbox clock), its replies read."""
+def confirmed_handset(
+    client: FlaskClient, at: datetime, phone: str = NUMBER, *, join: str = "JOIN"
+) -> Handset:
+    """A phone that texted ``join`` (JOIN) and YES at ``at`` (sandbox clock), its replies
+    read. START joins too, and is acted on in its webhook even with no worker about."""
     set_clock(at)
     handset = Handset(client, phone)
-    handset.text("JOIN")
+    handset.text(join)
     handset.text("YES")
     handset.new_replies()
     return handset

@@ -1,4 +1,5 @@
-"""Celery tasks of the conversation: the sweep that handles inbound texts left unhandled."""
+"""Celery tasks of the conversation: acting on a text its webhook left to a worker, and the
+sweep that handles inbound texts left unhandled."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from dripper.conversation.handle import handle_stored, note_not_handled, unhandled_message_ids
 from dripper.extensions import db
+from dripper.jobs import REPLY_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +46,43 @@ def sweep_inbound() -> int:
     if handled:
         log.warning("handled %d inbound messages their webhook had left unhandled", handled)
     return handled
+
+
+@shared_task(
+    name="dripper.conversation.handle",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=50,
+    time_limit=55,
+)
+def handle_inbound(message_id: int) -> bool:
+    """Act on a text its webhook stored and left to a worker (``conversation.triage``),
+    once: a text acted on meanwhile (a retry, the sweep) is passed over."""
+    try:
+        message = handle_stored(message_id)
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        # The error's text may quote SQL parameters (the body): its type only.
+        log.error("inbound message %s not handled: %s", message_id, type(error).__name__)
+        log.debug("inbound message %s not handled", message_id, exc_info=True)
+        # Still unhandled: the inbound sweep tries again.
+        note_not_handled(message_id)
+        return False
+    return message is not None
+
+
+def leave_to_worker(message_id: int) -> bool:
+    """Queue the stored text ``message_id`` for a worker that answers people; False when the
+    broker could not take it (the inbound sweep acts on it instead)."""
+    try:
+        handle_inbound.apply_async(args=(message_id,), queue=REPLY_QUEUE)
+    except Exception as error:
+        log.warning(
+            "inbound message %s not queued (%s); the inbound sweep handles it",
+            message_id,
+            type(error).__name__,
+        )
+        log.debug("inbound message %s not queued", message_id, exc_info=True)
+        return False
+    return True

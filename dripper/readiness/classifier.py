@@ -98,6 +98,14 @@ _UNSURE_INTENT_BELOW = {ReplyLabel.MORE: MODEL_MORE_MIN, ReplyLabel.HELP: MODEL_
 #: The rule of a question about what the lesson or its question means, asked while a question
 #: of the course is open: ``engaged``, for review (the conversation layer answers it briefly).
 CLARIFICATION = "clarification"
+#: A reply read alone with a crisis or opt-out probability this high may be one as the answer
+#: to some question, so it is acted on where it arrives (``Classifier.urgent``). Below the
+#: lowest probability the safety layer acts on (``CRISIS_REVIEW_PROBABILITY``), on purpose:
+#: a question can move the model's reading. Checked against every reply of the corpus under
+#: every question of the shipped course (tests/unit/test_urgent_replies.py).
+URGENT_PROBABILITY = 0.1
+#: What a reply read alone may be that must not wait for a worker.
+_URGENT_LABELS = frozenset({ReplyLabel.CRISIS, ReplyLabel.OPT_OUT, ReplyLabel.PAUSE})
 
 # Confidence reported for rule decisions. Exact keywords are certain; plain-language rules are
 # narrow but still wording, so they sit just under certainty.
@@ -300,6 +308,29 @@ class Classifier:
                 review_rule=review,
             )
         return self._decided(text, norm, best, confidence, None, review)
+
+    def urgent(self, text: str) -> bool:
+        """Whether ``text``, as the answer to any question, could be a crisis, a worry for the
+        team, an opt-out or a pause: such a reply must be acted on at once, never wait for a
+        worker.
+
+        Reads the reply alone (no question), then widens the net: words that can carry
+        danger, or a crisis or opt-out probability of ``URGENT_PROBABILITY``, are enough.
+        """
+        result = self.classify(text)
+        if result.label in _URGENT_LABELS or result.crisis_review:
+            return True
+        if result.layer is Layer.KEYWORD:
+            return False
+        norm = pattern_form(text)
+        if has_risk_words(norm):
+            return True
+        probs = self.model.probability_vector(norm, None)
+        return any(
+            float(probs[self.model.labels.index(label)]) >= URGENT_PROBABILITY
+            for label in (ReplyLabel.CRISIS, ReplyLabel.OPT_OUT)
+            if label in self.model.labels
+        )
 
     @staticmethod
     def _model_may_opt_out(norm: str, p: float) -> bool:

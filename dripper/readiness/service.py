@@ -64,6 +64,12 @@ def classify(text: str, question: str | None = None) -> Classification:
     return get_classifier().classify(text, question)
 
 
+def is_urgent(text: str) -> bool:
+    """Whether a reply could, in some conversation, be a crisis, an opt-out or a pause
+    (``Classifier.urgent``): such a reply is acted on where it arrives."""
+    return get_classifier().urgent(text)
+
+
 def get_classifier() -> Classifier:
     """This process's classifier. The first call loads the model (training and saving one when
     the file is missing or refused); a replaced file is loaded again at the next call."""

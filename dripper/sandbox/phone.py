@@ -7,7 +7,7 @@ over HTTP: PUBLIC_URL need not be reachable from the server, and a single-thread
 server cannot call itself). Moving the clock lives through the time step by step: each
 send of a pretend number that falls due is done, in order, as beat and the worker
 would do it. What they queue is delivered by the worker when one answers a ping, and in
-the request otherwise (the per-message send lock settles a race between the two). Either
+the request otherwise (texts their webhook left to a worker are acted on the same way) (the per-message send lock settles a race between the two). Either
 way the clock moves on only once those sends are recorded: a text still waiting for the
 worker when the clock passes its window's close would be held until the next morning.
 """
@@ -33,6 +33,7 @@ from twilio.request_validator import RequestValidator
 
 from dripper import people
 from dripper.clock import sandbox_clock
+from dripper.conversation.tasks import handle_inbound
 from dripper.drip.tasks import perform
 from dripper.drip.tick import claim_one
 from dripper.extensions import db
@@ -220,6 +221,7 @@ def text(phone: str, body: str) -> int:
         )
         status = response.status_code
     db.session.expire_all()
+    act_on_pending([phone])
     deliver_pending([phone])
     return status
 
@@ -242,6 +244,31 @@ def worker_answers() -> bool:
         answered = False
     _worker_seen[id(app)] = (time.monotonic(), answered)
     return answered
+
+
+def unhandled(phones: list[str]) -> list[int]:
+    """Texts from these numbers that wait to be acted on (left to a worker by their webhook)."""
+    return list(
+        db.session.scalars(
+            select(Message.id)
+            .where(
+                Message.phone.in_(phones),
+                Message.direction == Direction.INBOUND,
+                Message.handled_at.is_(None),
+            )
+            .order_by(Message.id)
+        )
+    )
+
+
+def act_on_pending(phones: list[str]) -> int:
+    """Act on the texts these numbers sent that wait for a worker, unless one is there to
+    do it (as ``deliver_pending`` does for sends). Returns how many were acted on."""
+    if worker_answers():
+        return 0
+    ids = unhandled(phones)
+    db.session.commit()
+    return sum(handle_inbound.run(message_id) for message_id in ids)
 
 
 def deliver_pending(phones: list[str]) -> int:
@@ -302,7 +329,8 @@ def unsent(phones: list[str]) -> list[int]:
 
 
 def settle(phones: list[str]) -> None:
-    """Deliver what is queued for these numbers, and wait until each send is recorded.
+    """Deliver what is queued for these numbers, and wait until each send is recorded and
+    each text they sent is acted on.
 
     In the request when no worker answers; otherwise the worker's, polled until done.
     Raises SendsNotRecorded after SANDBOX_SEND_WAIT seconds (a worker that answers a
@@ -312,8 +340,9 @@ def settle(phones: list[str]) -> None:
     deadline = time.monotonic() + wait
     pause = 0.05
     while True:
+        act_on_pending(phones)
         deliver_pending(phones)
-        waiting = unsent(phones)
+        waiting = unsent(phones) + unhandled(phones)
         db.session.commit()  # the next look sees the worker's commits
         if not waiting:
             return

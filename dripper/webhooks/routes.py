@@ -15,6 +15,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from dripper.conversation.handle import handle_stored, note_not_handled
 from dripper.conversation.replies import unconfirmed_answers
+from dripper.conversation.tasks import leave_to_worker
+from dripper.conversation.triage import acted_on_at_once
 from dripper.extensions import csrf, db, limiter
 from dripper.logs import mask_phone
 from dripper.models import Message
@@ -82,7 +84,12 @@ def twiml_answer(answers: list[Answer]) -> Response:
 @bp.post("/inbound")
 @twilio_signed
 def inbound() -> ResponseReturnValue:
-    """Twilio's "a message comes in": store it once, act on it once, answer in TwiML."""
+    """Twilio's "a message comes in": store it once, act on it once, answer in TwiML.
+
+    A text that can wait (``conversation.triage``) is queued for a worker and answered
+    with an empty ``<Response/>`` at once; the rest are acted on here, and what they are
+    owed at once (STOP's confirmation, HELP, the crisis lines) goes back in the TwiML.
+    """
     try:
         sms = read_inbound(request.form)
     except MalformedWebhook as error:
@@ -107,6 +114,11 @@ def inbound() -> ResponseReturnValue:
         )
         return _answer_again(message_id)
     log.info("inbound %s from %s stored as message %s", sms.sid, mask_phone(sms.phone), message_id)
+    if not acted_on_at_once(sms.body):
+        # Queued, or else on record for the inbound sweep: either way Twilio need not retry.
+        if leave_to_worker(message_id):
+            log.info("inbound message %s left to a worker", message_id)
+        return empty_twiml()
     try:
         with webhook_answer() as answers:
             handled = handle_stored(message_id)

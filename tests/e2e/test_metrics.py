@@ -17,7 +17,7 @@ import pytest
 from conftest import make_config
 from flask import Flask
 from flask.testing import FlaskClient
-from inbound_support import inbound_params, post_signed, sign
+from inbound_support import inbound_params, post_signed, sign, wait_until_acted_on
 from prometheus_client.parser import text_string_to_metric_families
 
 from dripper.clock import sandbox_clock
@@ -143,6 +143,7 @@ class TestThroughARealWorker:
         params = inbound_params(accepted.to, "this one made me think about my sister")
         signature = sign("/sms/inbound", params, token=twilio_server.auth_token)
         assert post_signed(client, "/sms/inbound", params, signature=signature).status_code == 200
+        wait_until_acted_on(params["MessageSid"])  # by the worker: a reply that can wait
 
         after = scrape(client)
         grew = {

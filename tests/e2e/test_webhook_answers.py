@@ -270,7 +270,8 @@ class TestAWorkerStartedAfterwards:
     ) -> None:
         from dripper.sms.tasks import deliver, sweep_unsent
 
-        phone = confirmed_handset(client, AFTERNOON)
+        # No worker yet: START, not JOIN, which would wait for one.
+        phone = confirmed_handset(client, AFTERNOON, join="START")
         response = phone.text(CRISIS)
         [crisis] = outbound(phone, MessageKind.CRISIS_RESPONSE)
         assert [text for text, _ in twiml(response)] == [crisis.body]

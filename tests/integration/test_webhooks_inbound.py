@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,8 +14,18 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from inbound_support import NUMBER, PUBLIC_URL, inbound_params, post_signed, sign, webhook_config
+from inbound_support import (
+    NUMBER,
+    PUBLIC_URL,
+    inbound_params,
+    post_signed,
+    set_clock,
+    sign,
+    webhook_config,
+    work_queued_texts,
+)
 
+from dripper.clock import now
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind, MessageStatus
 from dripper_testkit.builders import new_sid
@@ -135,6 +146,8 @@ def test_the_same_message_sid_twice_is_stored_once_and_answered_once(
     params = inbound_params(NUMBER, "JOIN")
     first = post_signed(client, PATH, params)
     again = post_signed(client, PATH, params)
+    # Both webhooks queued it (the first was not acted on yet): a worker acts on it once.
+    assert work_queued_texts() == 1
 
     assert first.status_code == again.status_code == 200
     assert again.get_data(as_text=True).replace(" ", "").endswith("<Response/>")
@@ -147,6 +160,7 @@ def test_a_repeat_racing_past_the_check_meets_the_unique_sid_and_is_ignored(
 ) -> None:
     params = inbound_params(NUMBER, "JOIN")
     assert post_signed(client, PATH, params).status_code == 200
+    work_queued_texts()
     # The twin arrives before the first commit is visible: the pre-check sees nothing.
     real_scalar = db.session.scalar
 
@@ -158,6 +172,7 @@ def test_a_repeat_racing_past_the_check_meets_the_unique_sid_and_is_ignored(
     monkeypatch.setattr(db.session, "scalar", blind_to_the_first)
     again = post_signed(client, PATH, params)
     monkeypatch.undo()
+    work_queued_texts()
 
     assert again.status_code == 200
     assert len(inbound_messages()) == 1
@@ -174,17 +189,57 @@ def test_a_message_whose_handling_failed_is_handled_when_twilio_retries_it(
     def broken(message: Any) -> None:
         raise RuntimeError("the database went away")
 
-    params = inbound_params(NUMBER, "JOIN")
+    # HELP is acted on in its webhook (its answer goes back in the TwiML).
+    params = inbound_params(NUMBER, "HELP")
     monkeypatch.setattr(handle, "handle_inbound", broken)
     assert post_signed(client, PATH, params).status_code == 500
     assert len(inbound_messages()) == 1  # stored all the same
     assert outbound_messages() == []
 
     monkeypatch.setattr(handle, "handle_inbound", real_handle)
-    assert post_signed(client, PATH, params).status_code == 200
-    assert post_signed(client, PATH, params).status_code == 200  # and only once
+    retried = post_signed(client, PATH, params)
+    again = post_signed(client, PATH, params)  # and only once
+    assert retried.status_code == again.status_code == 200
+    assert "<Message" in retried.get_data(as_text=True)
 
     assert len(inbound_messages()) == 1
+    assert [m.kind for m in outbound_messages()] == [MessageKind.HELP]
+
+
+def test_a_text_that_can_wait_is_answered_at_once_and_acted_on_by_a_worker(
+    client: FlaskClient, course: Any
+) -> None:
+    response = post_signed(client, PATH, inbound_params(NUMBER, "JOIN"))
+
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).replace(" ", "").endswith("<Response/>")
+    [stored] = inbound_messages()
+    assert stored.handled_at is None and outbound_messages() == []
+
+    assert work_queued_texts() == 1
+    [stored] = inbound_messages()
+    assert stored.handled_at is not None
+    assert [m.kind for m in outbound_messages()] == [MessageKind.CONFIRMATION_REQUEST]
+
+
+def test_a_text_the_broker_could_not_take_waits_for_the_inbound_sweep(
+    client: FlaskClient, course: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dripper.conversation import tasks
+    from dripper.conversation.handle import UNHANDLED_AFTER
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("redis is down")
+
+    monkeypatch.setattr(tasks.handle_inbound, "apply_async", broker_down)
+    # Stored, so Twilio need not retry: 200, not an error.
+    assert post_signed(client, PATH, inbound_params(NUMBER, "JOIN")).status_code == 200
+    monkeypatch.undo()
+    assert work_queued_texts() == 0
+    assert outbound_messages() == []
+
+    set_clock(now() + UNHANDLED_AFTER + timedelta(seconds=1))
+    assert tasks.sweep_inbound.run() == 1
     assert [m.kind for m in outbound_messages()] == [MessageKind.CONFIRMATION_REQUEST]
 
 
