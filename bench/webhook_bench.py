@@ -7,7 +7,8 @@ Run: ``.venv/bin/python bench/webhook_bench.py [--rate 200] [--seconds 60] [--re
 
 dripper runs under gunicorn exactly as docker-compose.yml's ``web`` command says (only the
 bind address changes to 127.0.0.1), with one Celery worker (``celery -A worker worker
---concurrency 1``) and the Twilio-compatible server of dripper_testkit/twilio_fake.py for replies that
+--concurrency 1``, under the nice level matching the compose file's ``cpu_shares``; it acts
+on the texts the webhook leaves to a worker and sends replies) and the Twilio-compatible server of dripper_testkit/twilio_fake.py for replies that
 go through the REST API. An open-loop generator (asyncio, one connection per request, as
 Twilio connects) sends signed requests (twilio's RequestValidator) at the offered rate
 whatever the answers: 1/3 JOIN from new numbers, 2/3 free text from subscribers.
@@ -21,7 +22,9 @@ Printed, each a median of ``--repeat`` runs, with the load average beside it:
   replies), PostgreSQL's backends, the load generator and the rest (the fake Twilio, Redis);
 * the sustainable rate of dripper and of bench/minimal_webhook_app.py (signature check and
   one INSERT, same gunicorn command), each the highest of ``--steps`` with p99 < 50 ms and
-  no error over ``--step-seconds``, and their ratio (target >= 0.5).
+  no error over ``--step-seconds``, and their ratio (target >= 0.5); for dripper, the texts
+  still waiting for the worker after each step, and how long the worker took to work them
+  off after the search.
 """
 
 from __future__ import annotations
