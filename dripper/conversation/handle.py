@@ -213,16 +213,18 @@ def reply(inbound: Inbound, subscription: Subscription) -> None:
     """A reply in the person's own words: classify it, then act on what it means.
 
     The one place free text goes. The reply is read as the answer to the question the
-    course sent last (``context``), which is stored with it. The label, its confidence
-    and whether a person should review it are stored on the message (the review queue
-    reads them). Possible danger that reads as a worry or a plan (``crisis_review``)
-    alerts the team for review and is otherwise paced by its label: no crisis lines,
-    lessons go on.
+    course had sent last when it arrived (``context``), which is stored with it. The
+    label, its confidence and whether a person should review it are stored on the
+    message (the review queue reads them). Possible danger that reads as a worry or a
+    plan (``crisis_review``) alerts the team for review and is otherwise paced by its
+    label: no crisis lines, lessons go on.
     """
     message = inbound.message
     message.subscription = subscription
     message.lesson = subscription.last_lesson
-    answers = context.answered(subscription, inbound.now)
+    # What we had sent when the text arrived: a worker or the sweep may act on it later,
+    # after the next question went out, and it does not answer that one.
+    answers = context.answered(subscription, message.created_at or inbound.now)
     message.answers = answers
     result = _classify(message, context.question_text(answers))
     label = result.label

@@ -26,6 +26,7 @@ from dripper.models import (
     SubscriptionState,
 )
 from dripper.subscriptions import states
+from dripper_testkit.builders import outbound_message
 
 NEW_YORK = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=NEW_YORK)  # a Tuesday
@@ -323,3 +324,32 @@ def test_odd_replies_are_stored_and_labelled_without_error(phone: Handset, body:
     message = last_inbound(phone)
     assert message.body == body
     assert message.label is not None
+
+
+def test_a_text_acted_on_later_answers_what_we_had_sent_when_it_arrived(
+    phone: Handset, client: FlaskClient
+) -> None:
+    from datetime import timedelta
+
+    from inbound_support import inbound_params, post_signed, work_queued_texts
+
+    from dripper.clock import now
+
+    subscription = phone.subscription()
+    assert subscription is not None
+    asked = outbound_message(
+        phone.phone, kind=MessageKind.QUESTION, body="What did she say when you offered?"
+    )
+    asked.subscription, asked.sent_at = subscription, now() - timedelta(hours=1)
+    db.session.commit()
+    # The reply waits for a worker; meanwhile the next question goes out.
+    params = inbound_params(phone.phone, "she just laughed and changed the subject")
+    assert post_signed(client, "/sms/inbound", params).status_code == 200
+    set_clock(now() + timedelta(minutes=5))
+    later = outbound_message(phone.phone, kind=MessageKind.QUESTION, body="A newer question?")
+    later.subscription, later.sent_at = subscription, now()
+    db.session.commit()
+
+    assert work_queued_texts() == 1
+    reply = last_inbound(phone)
+    assert reply.answers_message_id == asked.id
