@@ -99,11 +99,13 @@ _UNSURE_INTENT_BELOW = {ReplyLabel.MORE: MODEL_MORE_MIN, ReplyLabel.HELP: MODEL_
 #: of the course is open: ``engaged``, for review (the conversation layer answers it briefly).
 CLARIFICATION = "clarification"
 #: A reply read alone with a crisis or opt-out probability this high may be one as the answer
-#: to some question, so it is acted on where it arrives (``Classifier.urgent``). Below the
-#: lowest probability the safety layer acts on (``CRISIS_REVIEW_PROBABILITY``), on purpose:
-#: a question can move the model's reading. Checked against every reply of the corpus under
-#: every question of the shipped course (tests/unit/test_urgent_replies.py).
-URGENT_PROBABILITY = 0.1
+#: to some question, so it is acted on where it arrives (``Classifier.urgent``). Without words
+#: that can carry danger (those are urgent anyway), the model alone calls a crisis at
+#: ``CRISIS_PROBABILITY`` (0.5) and an opt-out at ``MODEL_OPT_OUT_MIN`` (0.7); over the corpus,
+#: a question of the shipped course moves the crisis probability up by at most 0.10 and the
+#: opt-out one by at most 0.18, so 0.25 leaves more than twice the largest move on each.
+#: tests/unit/test_urgent_replies.py checks both the moves and the replies themselves.
+URGENT_PROBABILITY = 0.25
 #: What a reply read alone may be that must not wait for a worker.
 _URGENT_LABELS = frozenset({ReplyLabel.CRISIS, ReplyLabel.OPT_OUT, ReplyLabel.PAUSE})
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import Executable
 
 from dripper.clock import now
 from dripper.extensions import db
@@ -75,33 +78,48 @@ def store_inbound(sms: InboundSms) -> StoredInbound | None:
     makes sure only one of the racers acts on it.
     """
     received_at = now()
-    values = {
-        "direction": Direction.INBOUND,
-        "kind": MessageKind.REPLY,
-        "status": MessageStatus.RECEIVED,
-        "provider_sid": sms.sid,
-        "phone": sms.phone,
-        "body": sms.body,
-        # Looked up by the INSERT itself: one statement fewer.
-        "subscriber_id": select(Subscriber.id)
-        .where(Subscriber.phone == sms.phone)
-        .scalar_subquery(),
-        "created_at": received_at,
-        "status_at": received_at,
-    }
-    # dripper runs on PostgreSQL and SQLite; both say ON CONFLICT the same way.
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
-    message_id = db.session.scalar(
-        insert(Message)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[Message.provider_sid])
-        .returning(Message.id)
+    connection = db.session.connection()
+    message_id = connection.scalar(
+        _insert_statement(connection.dialect.name),
+        {
+            "direction": Direction.INBOUND,
+            "kind": MessageKind.REPLY,
+            "status": MessageStatus.RECEIVED,
+            "provider_sid": sms.sid,
+            "phone": sms.phone,
+            "body": sms.body,
+            "created_at": received_at,
+            "status_at": received_at,
+        },
     )
     db.session.commit()
     if message_id is not None:
         return StoredInbound(message_id, None)
     return _stored(sms.sid)
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Executable:
+    """The INSERT of a new inbound text, built once per dialect (PostgreSQL and SQLite say
+    ON CONFLICT the same way): the sender's subscriber is looked up by the INSERT itself,
+    and a row whose sid is taken is not inserted (nothing is returned)."""
+    table = cast(Table, Message.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ["direction", "kind", "status", "provider_sid", "phone", "body"]
+    columns += ["created_at", "status_at"]
+    return (
+        insert(table)
+        .values(
+            {
+                **{name: bindparam(name, type_=table.c[name].type) for name in columns},
+                "subscriber_id": select(Subscriber.__table__.c.id)
+                .where(Subscriber.__table__.c.phone == bindparam("phone"))
+                .scalar_subquery(),
+            }
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.provider_sid])
+        .returning(table.c.id)
+    )
 
 
 def _stored(sid: str) -> StoredInbound | None:

@@ -10,8 +10,15 @@ import yaml
 
 from dripper.conversation.triage import acted_on_at_once
 from dripper.labels import ReplyLabel
-from dripper.readiness.classifier import Classifier
+from dripper.readiness.classifier import (
+    CRISIS_PROBABILITY,
+    MODEL_OPT_OUT_MIN,
+    URGENT_PROBABILITY,
+    Classifier,
+)
+from dripper.readiness.crisis import has_risk_words
 from dripper.readiness.model import CORPUS_DIR, read_corpus
+from dripper.readiness.text import pattern_form
 
 COURSE = Path(__file__).resolve().parents[2] / "lessons" / "working-with-resistance.yaml"
 QUESTIONS = [
@@ -41,6 +48,30 @@ def test_no_reply_of_the_corpus_that_is_urgent_in_some_conversation_is_left_to_a
             if result.label in {ReplyLabel.CRISIS, ReplyLabel.OPT_OUT} or result.crisis_review:
                 missed.append((text, question, result.label, result.rule))
     assert missed == []
+
+
+def test_no_question_moves_the_model_halfway_from_the_urgent_line_to_acting(
+    classifier: Classifier,
+) -> None:
+    # The margin URGENT_PROBABILITY relies on: a reply read alone below it cannot reach the
+    # probability at which the model alone acts, whatever question it answers.
+    model = classifier.model
+    crisis, opt_out = model.labels.index(ReplyLabel.CRISIS), model.labels.index(ReplyLabel.OPT_OUT)
+    texts = {e.text for e in read_corpus(CORPUS_DIR)} | {
+        e.text for e in read_corpus(CORPUS_DIR / "heldout")
+    }
+    worst = {crisis: 0.0, opt_out: 0.0}
+    for text in texts:
+        norm = pattern_form(text)
+        if not norm or has_risk_words(norm):
+            continue
+        alone = model.probability_vector(norm, None)
+        for question in QUESTIONS:
+            moved = model.probability_vector(norm, question) - alone
+            for label in worst:
+                worst[label] = max(worst[label], float(moved[label]))
+    assert worst[crisis] <= (CRISIS_PROBABILITY - URGENT_PROBABILITY) / 2, worst
+    assert worst[opt_out] <= (MODEL_OPT_OUT_MIN - URGENT_PROBABILITY) / 2, worst
 
 
 @pytest.mark.parametrize(
