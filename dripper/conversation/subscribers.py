@@ -17,11 +17,15 @@ def find_subscriber(phone: str, *, lock: bool = False) -> Subscriber | None:
     """The subscriber with this E.164 number, if any.
 
     ``lock`` takes a row lock (PostgreSQL) so two texts from one person are acted on
-    one after the other, e.g. a STOP never interleaves with a MORE.
+    one after the other, e.g. a STOP never interleaves with a MORE. It is ``FOR NO KEY
+    UPDATE``: the handling never changes the row's key, and a plain ``FOR UPDATE`` would
+    also hold up every INSERT that refers to the row (its foreign key check takes a key
+    share lock): the webhook storing that person's next text, the drip writing their
+    lesson.
     """
     query = select(Subscriber).where(Subscriber.phone == phone)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     return db.session.scalar(query)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -387,3 +389,34 @@ def test_a_new_message_sid_is_a_new_message(client: FlaskClient, course: Any) ->
     for _ in range(2):
         post_signed(client, PATH, inbound_params(NUMBER, "hi", sid=new_sid()))
     assert len(inbound_messages()) == 2
+
+
+@pytest.mark.database("postgresql")
+def test_a_text_is_stored_at_once_while_that_persons_last_text_is_being_acted_on(
+    app: Flask, client: FlaskClient, course: Any
+) -> None:
+    from dripper.conversation.subscribers import find_subscriber
+
+    assert post_signed(client, PATH, inbound_params(NUMBER, "JOIN")).status_code == 200
+    assert work_queued_texts() == 1
+    held, done = threading.Event(), threading.Event()
+
+    def worker_acting_on_their_text() -> None:
+        with app.app_context():  # a session and connection of its own
+            assert find_subscriber(NUMBER, lock=True) is not None
+            held.set()
+            done.wait(5)
+            db.session.rollback()
+
+    worker = threading.Thread(target=worker_acting_on_their_text)
+    worker.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        params = inbound_params(NUMBER, "she smiled at the offer this time")
+        # The INSERT's foreign key check reads the locked row: it must not wait for it.
+        assert post_signed(client, PATH, params).status_code == 200
+        assert time.monotonic() - started < 2.0
+    finally:
+        done.set()
+        worker.join()
