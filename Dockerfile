@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY dripper ./dripper
 RUN pip install .
-COPY web.py worker.py ./
+COPY web.py worker.py gunicorn.conf.py ./
 COPY lessons ./lessons
 RUN useradd --system --home /app dripper && chown -R dripper /app
 USER dripper
