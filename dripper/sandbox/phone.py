@@ -7,8 +7,9 @@ over HTTP: PUBLIC_URL need not be reachable from the server, and a single-thread
 server cannot call itself). Moving the clock lives through the time step by step: each
 send of a pretend number that falls due is done, in order, as beat and the worker
 would do it. What they queue is delivered by the worker when one answers a ping, and in
-the request otherwise (texts their webhook left to a worker are acted on the same way) (the per-message send lock settles a race between the two). Either
-way the clock moves on only once those sends are recorded: a text still waiting for the
+the request otherwise (the per-message send lock settles a race between the two); a text
+its webhook left to a worker is acted on the same way. Either way the clock moves on only
+once those sends are recorded and those texts acted on: a text still waiting for the
 worker when the clock passes its window's close would be held until the next morning.
 """
 
