@@ -125,7 +125,11 @@ def test_an_editor_reorders_fixes_a_quote_publishes_and_pauses_someone(
 
     # A subscriber's page: pause them.
     browser.get(live_server.url + f"/admin/subscribers/{subscriber_id}")
-    browser.find_element(By.ID, f"pause-{subscription_id}").click()
+    pause = browser.find_element(By.ID, f"pause-{subscription_id}")
+    pause.click()
+    # The form posts and the page reloads: read the state from the new page, not the old
+    # one as it is torn down (Chrome then refuses the lookup outright).
+    wait.until(ec.staleness_of(pause))
     wait.until(ec.text_to_be_present_in_element((By.ID, f"state-{subscription_id}"), "paused"))
     # A reply's HTML shows as text.
     assert (
