@@ -324,13 +324,7 @@ def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
                 break
             seen = stored
             time.sleep(1)
-        row = connection.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count(sa.distinct(Message.provider_sid)),
-                sa.func.count(Message.handled_at),
-            ).where(inbound)
-        ).one()
+        row = inbound_counts(connection, since_id)
         outbound = connection.scalar(
             sa.select(sa.func.count())
             .select_from(Message)
@@ -346,6 +340,19 @@ def reconcile(url: str, sent_sids: int, since_id: int) -> dict[str, int]:
         "expected": sent_sids,
         "last": last,
     }
+
+
+def inbound_counts(connection: sa.Connection, since_id: int) -> tuple[int, int, int]:
+    """Inbound texts stored after ``since_id``: how many, how many distinct sids, how many
+    acted on."""
+    stored, distinct, handled = connection.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(sa.distinct(Message.provider_sid)),
+            sa.func.count(Message.handled_at),
+        ).where(Message.direction == Direction.INBOUND, Message.id > since_id)
+    ).one()
+    return stored, distinct, handled
 
 
 def unhandled(url: str) -> int:
@@ -370,15 +377,8 @@ def drain(url: str, since_id: int, limit: float = 900.0) -> str:
         time.sleep(1)
     took = time.monotonic() - started
     engine = sa.create_engine(url)
-    inbound = sa.and_(Message.direction == Direction.INBOUND, Message.id > since_id)
     with engine.connect() as connection:
-        stored, distinct, handled = connection.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count(sa.distinct(Message.provider_sid)),
-                sa.func.count(Message.handled_at),
-            ).where(inbound)
-        ).one()
+        stored, distinct, handled = inbound_counts(connection, since_id)
     engine.dispose()
     rate = f" ({backlog / took:.0f} texts/s)" if backlog and took >= 1 else ""
     return (

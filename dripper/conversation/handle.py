@@ -138,6 +138,17 @@ def handle_stored(message_id: int, *, skip_locked: bool = False) -> Message | No
     return message
 
 
+def handling_failed(message_id: int, error: Exception) -> None:
+    """After a failed try at handling ``message_id``: roll it back, log it without the
+    body, and count the try. Still unhandled, the inbound sweep tries again."""
+    db.session.rollback()
+    # The error's text may quote SQL parameters (the body): its type only, and the
+    # traceback at debug level.
+    log.error("inbound message %s not handled: %s", message_id, type(error).__name__)
+    log.debug("inbound message %s not handled", message_id, exc_info=error)
+    note_not_handled(message_id)
+
+
 def note_not_handled(message_id: int) -> None:
     """Count a failed try at handling ``message_id``, in a transaction of its own."""
     db.session.execute(

@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from dripper.conversation.handle import handle_stored, note_not_handled, unhandled_message_ids
+from dripper.conversation.handle import handle_stored, handling_failed, unhandled_message_ids
 from dripper.extensions import db
 from dripper.jobs import REPLY_QUEUE
 
@@ -33,12 +33,8 @@ def sweep_inbound() -> int:
             db.session.rollback()
             log.info("inbound sweep out of time after %d texts", handled)
             break
-        except Exception as error:
-            db.session.rollback()
-            # The error's text may quote SQL parameters (the body): its type only.
-            log.error("inbound message %s still not handled: %s", message_id, type(error).__name__)
-            log.debug("inbound message %s not handled", message_id, exc_info=True)
-            note_not_handled(message_id)
+        except Exception as error:  # noqa: BLE001 - handling_failed logs it
+            handling_failed(message_id, error)
             continue
         if message is not None:
             handled += 1
@@ -61,13 +57,8 @@ def handle_inbound(message_id: int) -> bool:
     try:
         message = handle_stored(message_id)
         db.session.commit()
-    except Exception as error:
-        db.session.rollback()
-        # The error's text may quote SQL parameters (the body): its type only.
-        log.error("inbound message %s not handled: %s", message_id, type(error).__name__)
-        log.debug("inbound message %s not handled", message_id, exc_info=True)
-        # Still unhandled: the inbound sweep tries again.
-        note_not_handled(message_id)
+    except Exception as error:  # noqa: BLE001 - handling_failed logs it
+        handling_failed(message_id, error)
         return False
     return message is not None
 

@@ -13,7 +13,7 @@ from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
 from twilio.twiml.messaging_response import MessagingResponse
 
-from dripper.conversation.handle import handle_stored, note_not_handled
+from dripper.conversation.handle import handle_stored, handling_failed
 from dripper.conversation.replies import unconfirmed_answers
 from dripper.conversation.tasks import leave_to_worker
 from dripper.conversation.triage import acted_on_at_once
@@ -129,14 +129,9 @@ def inbound() -> ResponseReturnValue:
             # Committed before answering: an opt-out is on record by the time Twilio hears
             # 200, and a reply in the answer is on record before Twilio sends it.
             db.session.commit()
-    except Exception as error:
-        db.session.rollback()
-        # The exception's text may quote SQL parameters (the body): name it only, and
-        # keep the traceback for debug logs.
-        log.error("inbound message %s stored but not handled: %s", message_id, type(error).__name__)
-        log.debug("inbound message %s not handled", message_id, exc_info=True)
+    except Exception as error:  # noqa: BLE001 - handling_failed logs it
         # Still unhandled: the inbound sweep handles it (or Twilio's retry, if sooner).
-        note_not_handled(message_id)
+        handling_failed(message_id, error)
         return Response(str(MessagingResponse()), status=500, mimetype="text/xml")
     if handled is None:
         log.info("inbound message %s was handled meanwhile (a retry or the sweep)", message_id)
