@@ -4,7 +4,7 @@ Two doors with different strictness:
 
 * ``parse_phone`` is for numbers a person types into the web form. It refuses what we
   should not text: invalid numbers, landlines, toll-free, premium and short codes.
-* ``inbound_phone`` is for Twilio's ``From``. The number has just texted us, so it can
+* ``inbound_e164`` is for Twilio's ``From``. The number has just texted us, so it can
   receive texts; only its shape is checked. Refusing it because libphonenumber's
   metadata lags behind a new number range would drop a STOP, which is the one thing
   we must never do.
@@ -100,8 +100,10 @@ def written_e164(raw: str, region: str = DEFAULT_REGION) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-def inbound_phone(raw: str | None) -> Phone:
-    """Twilio's ``From``: must already be E.164; raise ``InvalidPhone`` otherwise."""
+def inbound_e164(raw: str | None) -> str:
+    """Twilio's ``From`` in its E.164 spelling: it must already be E.164; raise
+    ``InvalidPhone`` otherwise. Its time zones are not worked out: the webhook that reads
+    it stores the text and nothing else (a subscriber's zones are kept on their row)."""
     text = (raw or "").strip()
     if not _E164.match(text):
         raise InvalidPhone("not an E.164 number")
@@ -111,7 +113,7 @@ def inbound_phone(raw: str | None) -> Phone:
         raise InvalidPhone("not an E.164 number") from error
     if not phonenumbers.is_possible_number(number):
         raise InvalidPhone("not a possible phone number")
-    return _phone(number)
+    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
 
 
 def time_zones_for(number: str | PhoneNumber) -> list[str]:

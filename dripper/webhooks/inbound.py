@@ -16,7 +16,7 @@ from sqlalchemy.sql.expression import Executable
 from dripper.clock import now
 from dripper.extensions import db
 from dripper.models import Direction, Message, MessageKind, MessageStatus, Subscriber
-from dripper.phones import PhoneError, inbound_phone
+from dripper.phones import PhoneError, inbound_e164
 
 # Twilio message SIDs are "SM"/"MM" + 32 hex digits; anything SID-shaped up to the
 # column's width is accepted so a new prefix does not drop messages.
@@ -51,11 +51,11 @@ def read_inbound(form: Mapping[str, str]) -> InboundSms:
     if not is_message_sid(sid):
         raise MalformedWebhook("missing or malformed MessageSid")
     try:
-        phone = inbound_phone(form.get("From"))
+        phone = inbound_e164(form.get("From"))
     except PhoneError as error:
         raise MalformedWebhook(f"From is {error}") from None
     # An MMS with only a picture has no Body; it is still a message from the person.
-    return InboundSms(sid=sid, phone=phone.e164, body=storable(form.get("Body") or ""))
+    return InboundSms(sid=sid, phone=phone, body=storable(form.get("Body") or ""))
 
 
 @dataclass(frozen=True)

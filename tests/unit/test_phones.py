@@ -10,7 +10,7 @@ from dripper.phones import (
     LandlinePhone,
     UnsupportedPhone,
     display,
-    inbound_phone,
+    inbound_e164,
     parse_phone,
     textable_e164,
     time_zones_for,
@@ -129,15 +129,15 @@ def test_a_number_with_no_zone_data_at_all_falls_back_to_utc() -> None:
 
 
 def test_an_inbound_from_must_already_be_e164() -> None:
-    assert inbound_phone("+12015550123").e164 == "+12015550123"
+    assert inbound_e164("+12015550123") == "+12015550123"
     for malformed in [None, "", "2015550123", "whatsapp:+12015550123", "+1555", "client:bob"]:
         with pytest.raises(InvalidPhone):
-            inbound_phone(malformed)
+            inbound_e164(malformed)
 
 
 def test_an_inbound_from_a_number_range_newer_than_the_metadata_is_still_accepted() -> None:
     # Refusing it would drop a STOP; the number just texted us, so it can get texts.
-    assert inbound_phone("+15555550123").e164 == "+15555550123"
+    assert inbound_e164("+15555550123") == "+15555550123"
 
 
 def test_a_number_is_shown_masked_to_the_person() -> None:
