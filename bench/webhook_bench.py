@@ -7,8 +7,9 @@ Run: ``.venv/bin/python bench/webhook_bench.py [--rate 200] [--seconds 60] [--re
 
 dripper runs under gunicorn exactly as docker-compose.yml's ``web`` command says (only the
 bind address changes to 127.0.0.1), with one Celery worker (``celery -A worker worker
---concurrency 1``, under the nice level matching the compose file's ``cpu_shares``; it acts
-on the texts the webhook leaves to a worker and sends replies) and the Twilio-compatible server of dripper_testkit/twilio_fake.py for replies that
+--concurrency 1``, with the compose file's ``WORKER_CPU_POLICY`` and under the nice level
+matching its ``cpu_shares``; it acts on the texts the webhook leaves to a worker and sends
+replies) and the Twilio-compatible server of dripper_testkit/twilio_fake.py for replies that
 go through the REST API. An open-loop generator (asyncio, one connection per request, as
 Twilio connects) sends signed requests (twilio's RequestValidator) at the offered rate
 whatever the answers: 1/3 JOIN from new numbers, 2/3 free text from subscribers.
@@ -89,6 +90,14 @@ def worker_niceness() -> int:
     web = services["web"].get("cpu_shares", 1024)
     worker = services["worker"].get("cpu_shares", 1024)
     return max(0, min(19, round(math.log(web / worker) / math.log(1.25))))
+
+
+def worker_cpu_policy() -> str:
+    """The WORKER_CPU_POLICY docker-compose.yml gives the worker (``normal`` when unset);
+    the bench's worker applies it itself, as a deployed one does."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = compose["services"]["worker"].get("environment") or {}
+    return str(environment.get("WORKER_CPU_POLICY", "normal"))
 
 
 def free_port() -> int:
@@ -447,7 +456,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeat", type=int, default=3, help="runs; medians are printed")
     parser.add_argument(
-        "--steps", type=float, nargs="+", default=[50, 100, 150, 200, 250, 300, 400, 500]
+        "--steps",
+        type=float,
+        nargs="+",
+        default=[100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600],
     )
     parser.add_argument("--step-seconds", type=float, default=15.0)
     parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
@@ -467,7 +479,8 @@ def main() -> None:
     extra = args.gunicorn.split()
     print(
         f"webhooks: {' '.join(compose_web_command())} (docker-compose.yml) {args.gunicorn}, "
-        f"{os.cpu_count()} cores, load generator on the same machine"
+        f"{os.cpu_count()} cores, load generator on the same machine; worker "
+        f"WORKER_CPU_POLICY={worker_cpu_policy()}, nice {worker_niceness()}"
     )
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -487,6 +500,7 @@ def main() -> None:
             "SEND_RATE": "1000",
             "CLASSIFIER_MODEL_PATH": str(logs / "reply-model.npz"),
             **{key: str(value) for key, value in twilio.items()},
+            "WORKER_CPU_POLICY": worker_cpu_policy(),
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
         }
         token, to = twilio["TWILIO_AUTH_TOKEN"], twilio["TWILIO_FROM_NUMBER"]

@@ -9,6 +9,11 @@ production clock, after a warm-up that loads the reply model and the course cach
 Printed: the median and mean wall time per request, the CPU time per request (this
 process; PostgreSQL's own work is not in it), the SQL statements per request, and with
 ``--profile`` cProfile's top functions.
+
+With ``--worker`` the same is measured for what a worker then does with those requests:
+every task the webhooks queued (acting on a text left to a worker, sending an answer
+through the real ``twilio`` client to the Twilio-compatible server of
+dripper_testkit/twilio_fake.py in this process) is run here, task by task, per text.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import pstats
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +36,11 @@ from webhook_bench import PUBLIC_URL, inbound_form, seed_subscribers
 
 from dripper import create_app
 from dripper.extensions import db
+from dripper_testkit.twilio_fake import FakeTwilio
 
 TOKEN = "bench-auth-token-0123456789abcdef"
 TO = "+15005550006"
+ACCOUNT = "AC" + "0" * 32
 WARM_UP = 60
 
 
@@ -50,8 +58,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--sort", default="cumulative", help="cProfile's order (tottime, …)")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--worker", action="store_true", help="profile the worker's tasks")
+    parser.add_argument(
+        "--broker", default="memory://", help="where texts are queued (a Redis URL: as deployed)"
+    )
     args = parser.parse_args()
     kind = "postgresql" if args.pg else "sqlite"
+    fake = FakeTwilio(account_sid=ACCOUNT, auth_token=TOKEN, from_number=TO).start()
     with tempfile.TemporaryDirectory() as folder, database(kind, args.pg) as url:
         app = create_app(
             {
@@ -60,12 +73,11 @@ def main() -> None:
                 "DRIPPER_SANDBOX": False,
                 "LOG_LEVEL": "WARNING",
                 "PUBLIC_URL": PUBLIC_URL,
-                "TWILIO_AUTH_TOKEN": TOKEN,
-                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "TWILIO_FROM_NUMBER": TO,
+                **fake.settings(SEND_RATE=100_000),
                 "CLASSIFIER_MODEL_PATH": str(Path(folder) / "reply-model.npz"),
-                # Replies that go through a worker are queued, not sent: no worker here.
-                "CELERY": {"broker_url": "memory://"},
+                # What the webhooks leave to a worker is queued here (in this process
+                # with memory://), and run here with --worker.
+                "CELERY": {"broker_url": args.broker},
             }
         )
         with app.app_context():
@@ -79,11 +91,14 @@ def main() -> None:
         for params, headers in requests[:WARM_UP]:
             answer = client.post("/sms/inbound", data=params, headers=headers, base_url=PUBLIC_URL)
             assert answer.status_code == 200, answer.get_data(as_text=True)
+        if args.worker:
+            with app.app_context():
+                run_queued_tasks(app)
         statements[0] = 0
         profiler = cProfile.Profile() if args.profile else None
         walls = []
-        cpu_started = time.process_time()
-        if profiler:
+        cpu_started = time.thread_time()
+        if profiler and not args.worker:
             profiler.enable()
         for params, headers in requests[WARM_UP:]:
             started = time.perf_counter()
@@ -92,16 +107,64 @@ def main() -> None:
             assert answer.status_code == 200
         if profiler:
             profiler.disable()
-        cpu = (time.process_time() - cpu_started) * 1000 / args.requests
+        cpu = (time.thread_time() - cpu_started) * 1000 / args.requests
+        under = " under cProfile" if profiler and not args.worker else ""
         print(
             f"webhook in one process on {kind}, {args.requests} requests "
-            f"(1/3 JOIN, 2/3 free text){' under cProfile' if profiler else ''}: "
+            f"(1/3 JOIN, 2/3 free text){under}: "
             f"median {statistics.median(walls):.2f} ms, mean {statistics.mean(walls):.2f} ms, "
             f"CPU {cpu:.2f} ms a request, {statements[0] / args.requests:.1f} SQL statements "
             f"a request, load {os.getloadavg()[0]:.2f}"
         )
+        if args.worker:
+            statements[0] = 0
+            cpu_started = time.thread_time()
+            wall_started = time.perf_counter()
+            with app.app_context():
+                if profiler:
+                    profiler.enable()
+                tasks = run_queued_tasks(app)
+                if profiler:
+                    profiler.disable()
+            wall = (time.perf_counter() - wall_started) * 1000 / args.requests
+            cpu = (time.thread_time() - cpu_started) * 1000 / args.requests
+            print(
+                f"worker in one process, the tasks those requests queued ({tasks}){under}: "
+                f"wall {wall:.2f} ms, CPU {cpu:.2f} ms, "
+                f"{statements[0] / args.requests:.1f} SQL statements, a request"
+            )
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    fake.stop()
+
+
+def run_queued_tasks(app: Any) -> Counter[str]:
+    """Run every task on the in-memory broker's queues here, as a worker would, until none
+    is left (a task may queue another: an answer's delivery); how many of each ran."""
+    from dripper.jobs import DEFAULT_QUEUE, REPLY_QUEUE
+
+    celery = app.extensions["celery"]
+    ran: Counter[str] = Counter()
+    with celery.connection_for_read() as connection:
+        queues = [connection.SimpleQueue(name) for name in (REPLY_QUEUE, DEFAULT_QUEUE)]
+        while True:
+            took = False
+            for queue in queues:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    continue
+                took = True
+                message.ack()
+                name = message.headers["task"]
+                args, kwargs, _ = message.decode()
+                celery.tasks[name].run(*args, **kwargs)
+                ran[name.rsplit(".", 1)[-1]] += 1
+            if not took:
+                break
+        for queue in queues:
+            queue.close()
+    return ran
 
 
 def count_statements(engine: sa.Engine) -> list[int]:

@@ -77,7 +77,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a process trusts its copy of the course list before asking the database
     # whether a course changed in another process (dripper/conversation/live_courses.py).
     "COURSE_CACHE_SECONDS": 5.0,
+    # "idle": a worker runs only on CPU nothing else wants (Linux SCHED_IDLE), so on a host
+    # it shares with web the webhooks Twilio waits on go first; "normal": as scheduled.
+    "WORKER_CPU_POLICY": "normal",
 }
+
+#: The values WORKER_CPU_POLICY may take.
+WORKER_CPU_POLICIES = ("normal", "idle")
 
 #: DRIP_BATCH_SIZE when unset. PostgreSQL locks only a batch's own rows (``SKIP LOCKED``),
 #: so fewer, larger batches save round trips and commits; SQLite has one writer, which a
@@ -173,6 +179,11 @@ def load(
     if not settings["SMS_BACKEND"]:
         has_credentials = settings["TWILIO_ACCOUNT_SID"] and settings["TWILIO_AUTH_TOKEN"]
         settings["SMS_BACKEND"] = "twilio" if has_credentials else "console"
+    settings["WORKER_CPU_POLICY"] = str(settings["WORKER_CPU_POLICY"] or "normal").strip().lower()
+    if settings["WORKER_CPU_POLICY"] not in WORKER_CPU_POLICIES:
+        raise ConfigError(
+            f"WORKER_CPU_POLICY must be normal or idle, not {settings['WORKER_CPU_POLICY']!r}"
+        )
     if settings["SMS_BACKEND"] not in {"twilio", "console"}:
         raise ConfigError(f"SMS_BACKEND must be twilio or console, not {settings['SMS_BACKEND']!r}")
     if not settings["SEND_LOCK_SECONDS"]:

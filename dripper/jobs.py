@@ -8,10 +8,11 @@ worker never looks for a row that is not there yet.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
 from flask import Flask
 from kombu import Exchange, Queue
 from sqlalchemy import event
@@ -72,9 +73,37 @@ def celery_init_app(app: Flask) -> Celery:
     after_setup_logger.connect(mask_celery_handlers, dispatch_uid="dripper.mask")
     after_setup_task_logger.connect(mask_celery_handlers, dispatch_uid="dripper.mask-task")
     celery_app.config_from_object(app.config["CELERY"])
+    celery_app.conf.dripper_cpu_policy = app.config.get("WORKER_CPU_POLICY", "normal")
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+@worker_init.connect
+def _worker_cpu_policy(sender: Any = None, **_: Any) -> None:
+    # In the worker's main process, before its pool forks: the pool's processes inherit it.
+    conf = getattr(getattr(sender, "app", None), "conf", None)
+    if conf is not None:
+        apply_cpu_policy(conf.get("dripper_cpu_policy", "normal"))
+
+
+def apply_cpu_policy(policy: str) -> bool:
+    """Put this process (and the processes it forks) under WORKER_CPU_POLICY; whether
+    it changed anything.
+
+    "idle" is Linux's SCHED_IDLE: the process runs only when no other process on the host
+    wants the CPU, and any process that wakes up takes the CPU from it at once. A process
+    may always lower itself to it, in a container too. Its database queries are served at
+    the database's own priority.
+    """
+    if policy != "idle":
+        return False
+    if not hasattr(os, "SCHED_IDLE"):
+        log.warning("WORKER_CPU_POLICY=idle needs Linux; this worker runs as scheduled")
+        return False
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    log.info("this worker runs on CPU nothing else wants (WORKER_CPU_POLICY=idle)")
+    return True
 
 
 def celery_config(settings: dict[str, Any]) -> dict[str, Any]:

@@ -158,3 +158,12 @@ def test_every_setting_is_documented_for_operators() -> None:
     documented = (Path(__file__).resolve().parents[2] / "docs" / "INTERFACE.md").read_text()
     missing = sorted(name for name in DEFAULTS if f"`{name}`" not in documented)
     assert missing == []
+
+
+def test_worker_cpu_policy_is_normal_unless_idle_is_asked_for(tmp_path: Path) -> None:
+    sandbox = {"DRIPPER_SANDBOX": "1"}
+    assert load(tmp_path, environ=sandbox)["WORKER_CPU_POLICY"] == "normal"
+    idle = load(tmp_path, environ={**sandbox, "WORKER_CPU_POLICY": " Idle "})
+    assert idle["WORKER_CPU_POLICY"] == "idle"
+    with pytest.raises(ConfigError, match="WORKER_CPU_POLICY must be normal or idle"):
+        load(tmp_path, environ={**sandbox, "WORKER_CPU_POLICY": "low"})
