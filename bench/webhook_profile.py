@@ -14,6 +14,7 @@ With ``--worker`` the same is measured for what a worker then does with those re
 every task the webhooks queued (acting on a text left to a worker, sending an answer
 through the real ``twilio`` client to the Twilio-compatible server of
 dripper_testkit/twilio_fake.py in this process) is run here, task by task, per text.
+With ``--parts``, each step of a webhook is timed on its own first.
 """
 
 from __future__ import annotations
@@ -60,9 +61,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--worker", action="store_true", help="profile the worker's tasks")
     parser.add_argument(
+        "--parts", action="store_true", help="the CPU of each step of a webhook, one at a time"
+    )
+    parser.add_argument(
         "--broker", default="memory://", help="where texts are queued (a Redis URL: as deployed)"
     )
     args = parser.parse_args()
+    if args.parts and args.worker:
+        parser.error("--parts queues tasks of its own: not with --worker")
     kind = "postgresql" if args.pg else "sqlite"
     fake = FakeTwilio(account_sid=ACCOUNT, auth_token=TOKEN, from_number=TO).start()
     with tempfile.TemporaryDirectory() as folder, database(kind, args.pg) as url:
@@ -94,6 +100,8 @@ def main() -> None:
         if args.worker:
             with app.app_context():
                 run_queued_tasks(app)
+        if args.parts:
+            parts(app, args.requests)
         statements[0] = 0
         profiler = cProfile.Profile() if args.profile else None
         walls = []
@@ -136,6 +144,39 @@ def main() -> None:
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     fake.stop()
+
+
+def parts(app: Any, count: int) -> None:
+    """The CPU of each step of the webhook, each called ``count`` times in a loop on the
+    mix's forms (this thread's CPU: PostgreSQL's and Redis's own work is not in it)."""
+    from webhook_bench import FREE_TEXT
+
+    from dripper.conversation.tasks import leave_to_worker
+    from dripper.conversation.triage import acted_on_at_once
+    from dripper.webhooks.inbound import read_inbound, store_inbound
+
+    forms = [inbound_form(n, 7, TO) for n in range(count)]
+    validator = RequestValidator(TOKEN)
+    url = PUBLIC_URL + "/sms/inbound"
+    signatures = [validator.compute_signature(url, form) for form in forms]
+    texts = [read_inbound(form) for form in forms]
+    with app.test_request_context():
+        steps: dict[str, Any] = {
+            "the signature": lambda n: validator.validate(url, forms[n], signatures[n]),
+            "reading the form": lambda n: read_inbound(forms[n]),
+            "the urgency check of a free text": lambda n: acted_on_at_once(
+                FREE_TEXT[n % len(FREE_TEXT)]
+            ),
+            "the INSERT and its commit": lambda n: store_inbound(texts[n]),
+            "queueing the task": lambda n: leave_to_worker(10**9 + n),
+        }
+        for name, step in steps.items():
+            started = time.thread_time()
+            for n in range(count):
+                step(n)
+            ms = (time.thread_time() - started) * 1000 / count
+            print(f"  {name}: {ms:.3f} ms CPU")
+        db.session.remove()
 
 
 def run_queued_tasks(app: Any) -> Counter[str]:
