@@ -93,15 +93,20 @@ def apply_cpu_policy(policy: str) -> bool:
 
     "idle" is Linux's SCHED_IDLE: the process runs only when no other process on the host
     wants the CPU, and any process that wakes up takes the CPU from it at once. A process
-    may always lower itself to it, in a container too. Its database queries are served at
-    the database's own priority.
+    needs no privilege to lower itself to it. Its database queries are served at the
+    database's own priority.
     """
     if policy != "idle":
         return False
     if not hasattr(os, "SCHED_IDLE"):
         log.warning("WORKER_CPU_POLICY=idle needs Linux; this worker runs as scheduled")
         return False
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError as error:
+        # A sandbox that forbids the call: run as scheduled rather than not at all.
+        log.warning("WORKER_CPU_POLICY=idle refused (%s); this worker runs as scheduled", error)
+        return False
     log.info("this worker runs on CPU nothing else wants (WORKER_CPU_POLICY=idle)")
     return True
 

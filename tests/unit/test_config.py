@@ -167,3 +167,21 @@ def test_worker_cpu_policy_is_normal_unless_idle_is_asked_for(tmp_path: Path) ->
     assert idle["WORKER_CPU_POLICY"] == "idle"
     with pytest.raises(ConfigError, match="WORKER_CPU_POLICY must be normal or idle"):
         load(tmp_path, environ={**sandbox, "WORKER_CPU_POLICY": "low"})
+
+
+def test_a_worker_whose_idle_policy_is_refused_runs_as_scheduled(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    from dripper.jobs import apply_cpu_policy
+
+    def refuse(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    monkeypatch.setattr(os, "SCHED_IDLE", 5, raising=False)
+    monkeypatch.setattr(os, "sched_param", lambda priority: priority, raising=False)
+    assert apply_cpu_policy("idle") is False
+    assert "runs as scheduled" in caplog.text
+    assert apply_cpu_policy("normal") is False
