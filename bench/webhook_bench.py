@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import math
 import os
@@ -75,18 +76,22 @@ FREE_TEXT = [
 ]
 
 
+@functools.cache
+def compose_services() -> dict[str, Any]:
+    """docker-compose.yml's services, read once."""
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"])
+
+
 def compose_web_command() -> list[str]:
     """docker-compose.yml's web command, bound to 127.0.0.1 on a free port instead."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return list(compose["services"]["web"]["command"])
+    return list(compose_services()["web"]["command"])
 
 
 def worker_niceness() -> int:
     """The nice level that gives the bench's worker the CPU share docker-compose.yml gives
     the workers against web (``cpu_shares``; 1024 when unset). The kernel weighs each nice
     level about 1.25 times the next, so a quarter of the share is nice 6, an eighth nice 9."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
+    services = compose_services()
     web = services["web"].get("cpu_shares", 1024)
     worker = services["worker"].get("cpu_shares", 1024)
     return max(0, min(19, round(math.log(web / worker) / math.log(1.25))))
@@ -95,8 +100,7 @@ def worker_niceness() -> int:
 def worker_cpu_policy() -> str:
     """The WORKER_CPU_POLICY docker-compose.yml gives the worker (``normal`` when unset);
     the bench's worker applies it itself, as a deployed one does."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    environment = compose["services"]["worker"].get("environment") or {}
+    environment = compose_services()["worker"].get("environment") or {}
     return str(environment.get("WORKER_CPU_POLICY", "normal"))
 
 

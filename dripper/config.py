@@ -182,7 +182,8 @@ def load(
     settings["WORKER_CPU_POLICY"] = str(settings["WORKER_CPU_POLICY"] or "normal").strip().lower()
     if settings["WORKER_CPU_POLICY"] not in WORKER_CPU_POLICIES:
         raise ConfigError(
-            f"WORKER_CPU_POLICY must be normal or idle, not {settings['WORKER_CPU_POLICY']!r}"
+            f"WORKER_CPU_POLICY must be {' or '.join(WORKER_CPU_POLICIES)}, "
+            f"not {settings['WORKER_CPU_POLICY']!r}"
         )
     if settings["SMS_BACKEND"] not in {"twilio", "console"}:
         raise ConfigError(f"SMS_BACKEND must be twilio or console, not {settings['SMS_BACKEND']!r}")
