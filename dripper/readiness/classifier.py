@@ -230,16 +230,21 @@ class Classifier:
         ``question`` is the last question the course sent (its text); ``None`` reads the reply
         alone. Never raises on odd input: empty, emoji, 1,600 characters.
         """
+        return self._read(text, question)[0]
+
+    def _read(self, text: str, question: str | None) -> tuple[Classification, np.ndarray | None]:
+        """``classify``, and the model's probabilities for the reply when it was read that far
+        (None when a keyword, an empty reply or the safety rules decided it first)."""
         text = text if isinstance(text, str) else ""
         question = question if isinstance(question, str) and question.strip() else None
         command = parse_command(text, self.course_keywords)
         if command is not None:
             # parse_command returns None for sentences that merely start with a keyword
             # ("time to let go of trying to fix him"), so a command here is a real keyword.
-            return self._keyword(text, command)
+            return self._keyword(text, command), None
         norm = pattern_form(text)
         if not norm:
-            return Classification(text, ReplyLabel.NEUTRAL, 1.0, Layer.KEYWORD, rule="empty")
+            return Classification(text, ReplyLabel.NEUTRAL, 1.0, Layer.KEYWORD, rule="empty"), None
 
         reason, review = crisis_assessment(norm)
         if reason:
@@ -250,7 +255,7 @@ class Classifier:
                 Layer.SAFETY,
                 needs_review=True,
                 rule=reason,
-            )
+            ), None
         probs = self.model.probability_vector(norm, question)
         if self._crisis is not None:
             p, verdict = self._crisis_probability(norm, probs, question)
@@ -261,7 +266,7 @@ class Classifier:
             if verdict == "crisis":
                 return Classification(
                     text, ReplyLabel.CRISIS, p, Layer.SAFETY, needs_review=True, rule="model_crisis"
-                )
+                ), probs
             if verdict == "review" and review is None:
                 review = "model_crisis"
 
@@ -277,11 +282,11 @@ class Classifier:
                 rule=hit.rule,
                 crisis_review=review is not None,
                 review_rule=review,
-            )
+            ), probs
 
         if (remembered := self.model.remembered(norm)) is not None:
             # An admin corrected this very text; trust them over the model.
-            return self._decided(text, norm, remembered, 1.0, "correction", review)
+            return self._decided(text, norm, remembered, 1.0, "correction", review), probs
 
         order = [int(i) for i in probs.argsort()[::-1]]
         if self._crisis is not None:
@@ -308,8 +313,8 @@ class Classifier:
                 rule=CLARIFICATION,
                 crisis_review=review is not None,
                 review_rule=review,
-            )
-        return self._decided(text, norm, best, confidence, None, review)
+            ), probs
+        return self._decided(text, norm, best, confidence, None, review), probs
 
     def urgent(self, text: str) -> bool:
         """Whether ``text``, as the answer to any question, could be a crisis, a worry for the
@@ -319,7 +324,7 @@ class Classifier:
         Reads the reply alone (no question), then widens the net: words that can carry
         danger, or a crisis or opt-out probability of ``URGENT_PROBABILITY``, are enough.
         """
-        result = self.classify(text)
+        result, probs = self._read(text, None)
         if result.label in _URGENT_LABELS or result.crisis_review:
             return True
         if result.layer is Layer.KEYWORD:
@@ -327,7 +332,8 @@ class Classifier:
         norm = pattern_form(text)
         if has_risk_words(norm):
             return True
-        probs = self.model.probability_vector(norm, None)
+        if probs is None:
+            probs = self.model.probability_vector(norm, None)
         return any(
             float(probs[self.model.labels.index(label)]) >= URGENT_PROBABILITY
             for label in (ReplyLabel.CRISIS, ReplyLabel.OPT_OUT)
