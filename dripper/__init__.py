@@ -14,6 +14,7 @@ from dripper.clock import SandboxClock, SystemClock
 from dripper.extensions import csrf, db, limiter, login, migrate
 from dripper.jobs import celery_config, celery_init_app
 from dripper.logs import configure_logging
+from dripper.pool import ping_when_idle
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -39,9 +40,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
     # hide_parameters: a failed statement's error (and every traceback that quotes it) would
-    # otherwise carry its parameters: phone numbers and message bodies.
+    # otherwise carry its parameters: phone numbers and message bodies. A connection is
+    # pinged only when it rested in the pool (dripper.pool), not before every request.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "pool_pre_ping": True,
+        "pool_pre_ping": False,
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
         "hide_parameters": True,
     }
@@ -61,6 +63,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    with app.app_context():
+        ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     login.init_app(app)

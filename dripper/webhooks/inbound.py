@@ -71,28 +71,28 @@ def store_inbound(sms: InboundSms) -> StoredInbound | None:
     says whether it was acted on); ``None`` when the row cannot be found either way.
 
     Committed on its own, before it is acted on, so the record survives whatever the
-    handling does. One statement for a new text: an ``INSERT … ON CONFLICT DO NOTHING``
-    on the unique provider_sid, which waits for a racing twin's commit and then inserts
-    nothing, so the twin's row is read instead. A retry of a message not handled yet
-    (its handling failed, or a twin is at it now) goes on to ``handle_stored``, which
-    makes sure only one of the racers acts on it.
+    handling does. One statement, and one round trip, for a new text: an ``INSERT … ON
+    CONFLICT DO NOTHING`` on the unique provider_sid, run in autocommit (a single statement
+    is its own transaction; no BEGIN or COMMIT to wait for), which waits for a racing
+    twin's commit and then inserts nothing, so the twin's row is read instead. A retry of
+    a message not handled yet (its handling failed, or a twin is at it now) goes on to
+    ``handle_stored``, which makes sure only one of the racers acts on it.
     """
     received_at = now()
-    connection = db.session.connection()
-    message_id = connection.scalar(
-        _insert_statement(connection.dialect.name),
-        {
-            "direction": Direction.INBOUND,
-            "kind": MessageKind.REPLY,
-            "status": MessageStatus.RECEIVED,
-            "provider_sid": sms.sid,
-            "phone": sms.phone,
-            "body": sms.body,
-            "created_at": received_at,
-            "status_at": received_at,
-        },
-    )
-    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        message_id = connection.scalar(
+            _insert_statement(connection.dialect.name),
+            {
+                "direction": Direction.INBOUND,
+                "kind": MessageKind.REPLY,
+                "status": MessageStatus.RECEIVED,
+                "provider_sid": sms.sid,
+                "phone": sms.phone,
+                "body": sms.body,
+                "created_at": received_at,
+                "status_at": received_at,
+            },
+        )
     if message_id is not None:
         return StoredInbound(message_id, None)
     return _stored(sms.sid)

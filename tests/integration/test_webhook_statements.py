@@ -12,10 +12,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from inbound_support import Handset, confirmed_handset, webhook_config
+from inbound_support import (
+    Handset,
+    confirmed_handset,
+    inbound_params,
+    post_signed,
+    webhook_config,
+)
 from sql_support import counting
+
+from dripper.extensions import db
 
 AFTERNOON = datetime(2026, 6, 2, 14, 0, tzinfo=ZoneInfo("America/New_York"))  # a Tuesday
 
@@ -46,3 +55,31 @@ def test_a_join_from_a_new_number_runs_few_statements(
     print(f"\n{len(counted.statements)} statements, {counted.commits} commits")
     assert len(counted.statements) <= 13
     assert counted.commits <= 2
+
+
+def test_a_reply_left_to_a_worker_costs_one_statement_in_autocommit(
+    app: Flask, client: FlaskClient, course: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stored in autocommit (no BEGIN or COMMIT to wait for), and no ping of a connection
+    # that was in use a moment ago (dripper.pool).
+    phone = confirmed_handset(client, AFTERNOON)
+    phone.text("I tried it this morning and it felt calmer")
+    pings: list[object] = []
+    real_ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    isolation: list[str | None] = []
+
+    def before(conn: sa.Connection, *_: Any) -> None:
+        isolation.append(conn.get_execution_options().get("isolation_level"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        with counting() as counted:
+            # The webhook alone: Handset.text would also play the worker.
+            params = inbound_params(phone.phone, "Did it twice today, easier the second time")
+            assert post_signed(client, "/sms/inbound", params).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+    assert [s.split()[0] for s in counted.statements] == ["INSERT"]
+    assert "AUTOCOMMIT" in isolation
+    assert (counted.commits, len(pings)) == (0, 0)
