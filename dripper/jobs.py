@@ -18,6 +18,7 @@ from kombu import Exchange, Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from dripper.broker import TRANSPORT
 from dripper.extensions import db
 from dripper.logs import mask_celery_handlers
 
@@ -73,6 +74,10 @@ def celery_init_app(app: Flask) -> Celery:
     after_setup_logger.connect(mask_celery_handlers, dispatch_uid="dripper.mask")
     after_setup_task_logger.connect(mask_celery_handlers, dispatch_uid="dripper.mask-task")
     celery_app.config_from_object(app.config["CELERY"])
+    broker_url = celery_app.conf.broker_url
+    if isinstance(broker_url, str) and broker_url.startswith("redis://"):
+        # One redis-py client per channel (dripper.broker), not one per publish.
+        celery_app.conf.broker_transport = celery_app.conf.broker_transport or TRANSPORT
     celery_app.conf.dripper_cpu_policy = app.config.get("WORKER_CPU_POLICY", "normal")
     celery_app.set_default()
     app.extensions["celery"] = celery_app
