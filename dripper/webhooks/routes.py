@@ -43,9 +43,13 @@ csrf.exempt(bp)
 limiter.exempt(bp)
 
 
+#: The empty answer, built once: most webhooks give it.
+EMPTY_TWIML = str(MessagingResponse())
+
+
 def empty_twiml() -> Response:
     """An empty ``<Response/>``: the replies, if any, go out through the REST API."""
-    return Response(str(MessagingResponse()), mimetype="text/xml")
+    return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def inbound() -> ResponseReturnValue:
     except Exception as error:  # noqa: BLE001 - handling_failed logs it
         # Still unhandled: the inbound sweep handles it (or Twilio's retry, if sooner).
         handling_failed(message_id, error)
-        return Response(str(MessagingResponse()), status=500, mimetype="text/xml")
+        return Response(EMPTY_TWIML, status=500, mimetype="text/xml")
     if handled is None:
         log.info("inbound message %s was handled meanwhile (a retry or the sweep)", message_id)
         return _answer_again(message_id)
