@@ -108,9 +108,11 @@ def main() -> None:
         cpu_started = time.thread_time()
         if profiler and not args.worker:
             profiler.enable()
+        cpus = []
         for params, headers in requests[WARM_UP:]:
-            started = time.perf_counter()
+            started, cpu_at = time.perf_counter(), time.thread_time()
             answer = client.post("/sms/inbound", data=params, headers=headers, base_url=PUBLIC_URL)
+            cpus.append((time.thread_time() - cpu_at) * 1000)
             walls.append((time.perf_counter() - started) * 1000)
             assert answer.status_code == 200
         if profiler:
@@ -124,6 +126,10 @@ def main() -> None:
             f"CPU {cpu:.2f} ms a request, {statements[0] / args.requests:.1f} SQL statements "
             f"a request, load {os.getloadavg()[0]:.2f}"
         )
+        # On a shared host the mean takes in whatever stole the CPU meanwhile; the fastest
+        # 90% of the requests, each timed alone, compare two versions more steadily.
+        kept = sorted(cpus)[: max(1, len(cpus) * 9 // 10)]
+        print(f"  CPU a request, the fastest 90%: mean {statistics.mean(kept):.3f} ms")
         if args.worker:
             statements[0] = 0
             cpu_started = time.thread_time()
