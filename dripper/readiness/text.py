@@ -8,6 +8,7 @@ have their own, different form: ``dripper.keywords.keyword_form``.)
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Phones substitute typographic characters; the patterns below are written for plain ASCII.
@@ -71,8 +72,13 @@ _SHORTHAND = {
 _SHORTHAND_WORD = re.compile(r"(?<![\w'])(" + "|".join(_SHORTHAND) + r")(?![\w'])")
 
 
+@functools.lru_cache(maxsize=1024)
 def pattern_form(text: str) -> str:
-    """Lower-case, straighten quotes, write out shorthand, collapse spaces: what patterns expect."""
+    """Lower-case, straighten quotes, write out shorthand, collapse spaces: what patterns expect.
+
+    Kept for the last texts seen: reading one reply asks for it a dozen times over (each
+    rule normalises what it is given, and is given text already normalised).
+    """
     lowered = text.translate(_TYPOGRAPHY).lower()
     return _SPACES.sub(" ", _SHORTHAND_WORD.sub(lambda m: _SHORTHAND[m[1]], lowered)).strip()
 
