@@ -381,9 +381,9 @@ def unhandled(url: str) -> int:
     return int(count or 0)
 
 
-def drain(url: str, since_id: int, limit: float = 900.0) -> str:
+def drain(url: str, since_id: int, limit: float = 900.0, when: str = "after the search") -> str:
     """Wait until the worker has acted on every stored text; say how long it took, and
-    whether each text of the search was stored once and acted on once."""
+    whether each text since ``since_id`` was stored once and acted on once."""
     started = time.monotonic()
     backlog = unhandled(url)
     while unhandled(url) and time.monotonic() - started < limit:
@@ -395,8 +395,8 @@ def drain(url: str, since_id: int, limit: float = 900.0) -> str:
     engine.dispose()
     rate = f" ({backlog / took:.0f} texts/s)" if backlog and took >= 1 else ""
     return (
-        f"the worker's queue after the search: {backlog:,} texts, worked off in {took:.0f} s"
-        f"{rate}; search: stored {stored:,} (distinct {distinct:,}, handled {handled:,})"
+        f"the worker's queue {when}: {backlog:,} texts, worked off in {took:.0f} s"
+        f"{rate}; stored {stored:,} (distinct {distinct:,}, handled {handled:,})"
     )
 
 
@@ -581,6 +581,11 @@ def main() -> None:
             cpu = {k: statistics.median(r["cpu"][k] for r in runs) for k in runs[0]["cpu"]}
             print(f"  {describe_split(cpu)} (medians)", flush=True)
             if not args.skip_ratio:
+                # The search starts as the minimal app's does, with nothing left over from
+                # the steady runs: a backlog the worker is still working off would load
+                # PostgreSQL (whose backends do not share the worker's CPU policy) during
+                # the steps with texts from another measurement.
+                ratio_lines.append(f"  dripper   {drain(url, 0, when='before the search')}")
                 dripper_rate, lines = sustainable(
                     port, args.steps, args.step_seconds, token, to, 50, split, url
                 )

@@ -173,7 +173,7 @@ def parts(app: Any, count: int) -> None:
             "the urgency check of a free text": lambda n: acted_on_at_once(
                 FREE_TEXT[n % len(FREE_TEXT)]
             ),
-            "the INSERT and its commit": lambda n: store_inbound(texts[n]),
+            "the INSERT, in autocommit": lambda n: store_inbound(texts[n]),
             "queueing the task": lambda n: leave_to_worker(10**9 + n),
         }
         for name, step in steps.items():
