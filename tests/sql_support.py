@@ -41,3 +41,12 @@ def counting() -> Iterator[Counted]:
     finally:
         sa.event.remove(engine, "before_cursor_execute", statement)
         sa.event.remove(engine, "commit", commit)
+
+
+def counted_pings(engine: sa.Engine, monkeypatch: Any) -> list[Any]:
+    """Every ping of a pooled connection on ``engine`` from now on (``dripper.pool``), each
+    still made."""
+    pings: list[Any] = []
+    real = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real(c))
+    return pings

@@ -332,8 +332,9 @@ class Classifier:
         norm = pattern_form(text)
         if has_risk_words(norm):
             return True
-        if probs is None:
-            probs = self.model.probability_vector(norm, None)
+        # Read by the model: _read returns no probabilities only for a keyword, an empty
+        # reply or the safety layer's crisis, each answered above.
+        assert probs is not None
         return any(
             float(probs[self.model.labels.index(label)]) >= URGENT_PROBABILITY
             for label in (ReplyLabel.CRISIS, ReplyLabel.OPT_OUT)

@@ -47,9 +47,9 @@ limiter.exempt(bp)
 EMPTY_TWIML = str(MessagingResponse())
 
 
-def empty_twiml() -> Response:
+def empty_twiml(status: int = 200) -> Response:
     """An empty ``<Response/>``: the replies, if any, go out through the REST API."""
-    return Response(EMPTY_TWIML, mimetype="text/xml")
+    return Response(EMPTY_TWIML, status=status, mimetype="text/xml")
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def inbound() -> ResponseReturnValue:
     except Exception as error:  # noqa: BLE001 - handling_failed logs it
         # Still unhandled: the inbound sweep handles it (or Twilio's retry, if sooner).
         handling_failed(message_id, error)
-        return Response(EMPTY_TWIML, status=500, mimetype="text/xml")
+        return empty_twiml(500)
     if handled is None:
         log.info("inbound message %s was handled meanwhile (a retry or the sweep)", message_id)
         return _answer_again(message_id)

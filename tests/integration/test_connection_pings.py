@@ -5,21 +5,14 @@ is replaced without the request seeing an error (dripper.pool)."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sql_support import counted_pings
 
 from dripper.extensions import db
 from dripper.pool import ping_when_idle
-
-
-def counted_pings(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    pings: list[Any] = []
-    real = engine.dialect.do_ping
-    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real(c))
-    return pings
 
 
 def test_a_connection_back_from_a_moment_ago_is_not_pinged(

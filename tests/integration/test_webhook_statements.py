@@ -22,7 +22,7 @@ from inbound_support import (
     post_signed,
     webhook_config,
 )
-from sql_support import counting
+from sql_support import counted_pings, counting
 
 from dripper.extensions import db
 
@@ -64,9 +64,7 @@ def test_a_reply_left_to_a_worker_costs_one_statement_in_autocommit(
     # that was in use a moment ago (dripper.pool).
     phone = confirmed_handset(client, AFTERNOON)
     phone.text("I tried it this morning and it felt calmer")
-    pings: list[object] = []
-    real_ping = db.engine.dialect.do_ping
-    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    pings = counted_pings(db.engine, monkeypatch)
     isolation: list[str | None] = []
 
     def before(conn: sa.Connection, *_: Any) -> None:
