@@ -67,7 +67,10 @@ def leave_to_worker(message_id: int) -> bool:
     """Queue the stored text ``message_id`` for a worker that answers people; False when the
     broker could not take it (the inbound sweep acts on it instead)."""
     try:
-        handle_inbound.apply_async(args=(message_id,), queue=REPLY_QUEUE)
+        # The argument's repr given, not computed by Celery's saferepr for each text.
+        handle_inbound.apply_async(
+            args=(message_id,), queue=REPLY_QUEUE, argsrepr=f"({message_id},)", kwargsrepr="{}"
+        )
     except Exception as error:
         log.warning(
             "inbound message %s not queued (%s); the inbound sweep handles it",
