@@ -8,7 +8,8 @@ between threads, so the channel keeps one, and makes a new one only when its poo
 replaced (kombu drops the pools after a connection error).
 
 Used for ``redis://`` broker URLs (``jobs.celery_init_app``); every other URL keeps
-kombu's own transport.
+kombu's own transport. ``queue_length`` counts a queue's waiting tasks (``/metrics`` and
+the worker's stall watchdog, ``dripper.stall``).
 """
 
 from __future__ import annotations
@@ -37,3 +38,12 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
 
 class Transport(kombu_redis.Transport):  # type: ignore[misc]
     Channel = Channel
+
+
+def queue_length(channel: Any, queue: str) -> int:
+    """How many messages wait in ``queue``, over all its priority lists.
+
+    kombu's Redis channel counts them itself (``_size``); its passive ``queue_declare``
+    would be the public way, but it misses queues under a ``global_keyprefix``.
+    """
+    return int(channel._size(queue))

@@ -80,6 +80,10 @@ DEFAULTS: dict[str, Any] = {
     # "idle": a worker runs only on CPU nothing else wants (Linux SCHED_IDLE), so on a host
     # it shares with web the webhooks Twilio waits on go first; "normal": as scheduled.
     "WORKER_CPU_POLICY": "normal",
+    # Seconds a worker may hold nothing and take nothing while tasks wait in a queue it
+    # consumes before it stops itself (exit code 1) to be started again; 0: never
+    # (dripper/stall.py).
+    "WORKER_STALL_AFTER": 120.0,
 }
 
 #: The values WORKER_CPU_POLICY may take.
@@ -103,6 +107,8 @@ _FLOATS = {
     "SANDBOX_SEND_WAIT",
     "COURSE_CACHE_SECONDS",
 }
+#: Seconds where 0 turns the thing off.
+_SECONDS_OR_OFF = {"WORKER_STALL_AFTER"}
 _INTS = {
     "DRIP_BATCH_SIZE",
     "DRIP_CLAIM_TIMEOUT",
@@ -134,6 +140,11 @@ def _coerce(name: str, value: Any) -> Any:
             if not 0 <= fraction < 1:
                 raise ConfigError(f"{name} must be at least 0 and below 1, not {value!r}")
             return fraction
+        if name in _SECONDS_OR_OFF:
+            seconds = float(value)
+            if not seconds >= 0:
+                raise ConfigError(f"{name} must be 0 (off) or more seconds, not {value!r}")
+            return seconds
         if name in _FLOATS:
             number: float = float(value)
             if number <= 0:

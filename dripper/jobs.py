@@ -12,7 +12,12 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_init,
+    worker_ready,
+)
 from flask import Flask
 from kombu import Exchange, Queue
 from sqlalchemy import event
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session
 from dripper.broker import TRANSPORT
 from dripper.extensions import db
 from dripper.logs import mask_celery_handlers
+from dripper.stall import watch_worker
 
 log = logging.getLogger(__name__)
 _PENDING = "dripper.after_commit"
@@ -79,6 +85,7 @@ def celery_init_app(app: Flask) -> Celery:
         # One redis-py client per channel (dripper.broker), not one per publish.
         celery_app.conf.broker_transport = celery_app.conf.broker_transport or TRANSPORT
     celery_app.conf.dripper_cpu_policy = app.config.get("WORKER_CPU_POLICY", "normal")
+    celery_app.conf.dripper_stall_after = float(app.config.get("WORKER_STALL_AFTER") or 0)
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
@@ -90,6 +97,14 @@ def _worker_cpu_policy(sender: Any = None, **_: Any) -> None:
     conf = getattr(getattr(sender, "app", None), "conf", None)
     if conf is not None:
         apply_cpu_policy(conf.get("dripper_cpu_policy", "normal"))
+
+
+@worker_ready.connect
+def _stall_watchdog(sender: Any = None, **_: Any) -> None:
+    # In the worker's main process, once its consumer is ready (dripper/stall.py).
+    conf = getattr(getattr(sender, "app", None), "conf", None)
+    if conf is not None:
+        watch_worker(sender, float(conf.get("dripper_stall_after") or 0))
 
 
 def apply_cpu_policy(policy: str) -> bool:

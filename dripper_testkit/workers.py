@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time as wall
 import uuid
 from collections.abc import Iterable, Mapping
@@ -56,14 +57,45 @@ class Worker:
         concurrency: int = 2,
         log_path: Path,
         queues: Iterable[str] = ALL_QUEUES,
+        restart_on_failure: bool = False,
     ) -> None:
         self.env = dict(env)
         self.concurrency = concurrency
         self.log_path = log_path
         self.queues = ",".join(queues)
         self.process: subprocess.Popen[bytes] | None = None
+        #: Start it again whenever it exits with an error, as compose's
+        #: ``restart: unless-stopped`` does (not after ``stop`` or ``kill``).
+        self.restart_on_failure = restart_on_failure
+        #: The exit codes of the runs that ended by themselves, in order.
+        self.failures: list[int] = []
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
+        self._stopping.clear()
+        self._spawn(timeout)
+        if self.restart_on_failure and not (self._supervisor and self._supervisor.is_alive()):
+            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+            self._supervisor.start()
+        return self
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            process = self.process
+            assert process is not None
+            code = process.wait()
+            if self._stopping.is_set() or process is not self.process:
+                return
+            self.failures.append(code)
+            if code == 0:
+                return
+            try:
+                self._spawn(30.0)
+            except RuntimeError:
+                return
+
+    def _spawn(self, timeout: float) -> None:
         ready = self.log_path.with_suffix(f".ready{wall.monotonic_ns()}")
         self.env["DRIP_WORKER_READY_FILE"] = str(ready)
         hostname = f"drip{os.getpid()}-{wall.monotonic_ns()}@localhost"
@@ -94,7 +126,6 @@ class Worker:
             start_new_session=True,  # its own process group: SIGKILL reaches the children
         )
         self._wait_ready(timeout)
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
         # drip_worker.py writes this file from Celery's worker_ready signal.
@@ -111,11 +142,13 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (parent and pool children), as a crash would."""
+        self._stopping.set()
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -195,6 +228,7 @@ def start_worker(
     visibility_timeout: int = 3600,
     overrides: Mapping[str, Any] | None = None,
     queues: Iterable[str] = ALL_QUEUES,
+    restart_on_failure: bool = False,
     **env: str,
 ) -> Worker:
     """A real worker on the test's database and broker space, with the sandbox clock on."""
@@ -206,5 +240,9 @@ def start_worker(
         **env,
     )
     return Worker(
-        environment, concurrency=concurrency, log_path=log_dir / "worker.log", queues=queues
+        environment,
+        concurrency=concurrency,
+        log_path=log_dir / "worker.log",
+        queues=queues,
+        restart_on_failure=restart_on_failure,
     ).start()

@@ -23,6 +23,9 @@ from services import ensure_redis
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PORT = os.environ.get("PORT", "5000")
+#: A process that exits with an error after running this many seconds is started again
+#: (one that fails sooner is a start-up error: everything stops).
+RESTART_AFTER = 30.0
 
 
 def wait_for_web(url: str, web: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -74,6 +77,7 @@ def main() -> int:
                  "--schedule", str(instance / "celerybeat-schedule")],
     }  # fmt: skip
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in processes.items()}
+    started = {name: time.monotonic() for name in running}
     wait_for_web(f"http://127.0.0.1:{PORT}/healthz", running["web"])
     print(
         f"\n  Dev phone: http://localhost:{PORT}/sandbox/phone\n"
@@ -94,10 +98,18 @@ def main() -> int:
     code = 0
     try:
         while not stopping:
-            for name, process in running.items():
-                if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; stopping the rest", flush=True)
-                    code, stopping = process.returncode or 1, True
+            for name, process in list(running.items()):
+                if process.poll() is None:
+                    continue
+                if process.returncode and time.monotonic() - started[name] >= RESTART_AFTER:
+                    # As compose's restart policy: a worker that stopped itself after it
+                    # stalled (WORKER_STALL_AFTER), or any process that ran a while.
+                    print(f"{name} exited with {process.returncode}; starting it again", flush=True)
+                    running[name] = subprocess.Popen(processes[name], cwd=ROOT, env=env)
+                    started[name] = time.monotonic()
+                    continue
+                print(f"{name} exited with {process.returncode}; stopping the rest", flush=True)
+                code, stopping = process.returncode or 1, True
             time.sleep(0.5)
     finally:
         for process in running.values():

@@ -20,6 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from dripper.broker import queue_length
 from dripper.extensions import limiter
 from dripper.metrics import MULTIPROCESS_DIR
 
@@ -93,17 +94,8 @@ class QueueLengths(Collector):
                 connection.ensure_connection(max_retries=1)
                 channel = connection.default_channel
                 for name in self.queue_names():
-                    gauge.add_metric([name], _length(channel, name))
+                    gauge.add_metric([name], queue_length(channel, name))
         except Exception as error:  # noqa: BLE001 - a broker outage must not break the page
             log.warning("queue lengths unavailable: %s", type(error).__name__)
             return
         yield gauge
-
-
-def _length(channel: Any, queue: str) -> int:
-    """How many messages wait in ``queue``, over all its priority lists.
-
-    kombu's Redis channel counts them itself (``_size``); its passive ``queue_declare``
-    would be the public way, but it misses queues under a ``global_keyprefix``.
-    """
-    return int(channel._size(queue))
