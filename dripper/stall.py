@@ -159,18 +159,27 @@ def check_period(after: float) -> float:
 
 
 def broker_waiting(celery: Any) -> Callable[[list[str]], dict[str, int] | None]:
-    """Reads how many tasks wait in each queue, over a connection of the watchdog's own
-    (kombu's connections are not shared between threads); None when the broker does not
-    answer."""
+    """Reads how many tasks wait in each queue, over a connection the watchdog's thread
+    keeps for itself (kombu's connections are not shared between threads) and opens again
+    after an error; None when the broker does not answer."""
+    held: list[Any] = []
 
     def waiting(queues: list[str]) -> dict[str, int] | None:
         try:
-            with celery.connection_for_read() as connection:
+            if not held:
+                connection = celery.connection_for_read()
+                held.append(connection)
                 connection.ensure_connection(max_retries=1)
-                channel = connection.default_channel
-                return {queue: queue_length(channel, queue) for queue in queues}
+            channel = held[0].default_channel
+            return {queue: queue_length(channel, queue) for queue in queues}
         except Exception as error:  # noqa: BLE001 - an outage is not a stall
             log.debug("stall watchdog: queue lengths unavailable (%s)", type(error).__name__)
+            for connection in held:
+                try:
+                    connection.release()
+                except Exception:  # noqa: BLE001 - it is being dropped anyway
+                    pass
+            held.clear()
             return None
 
     return waiting
