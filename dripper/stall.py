@@ -121,14 +121,13 @@ class StallWatchdog(threading.Thread):
     ) -> None:
         super().__init__(name="dripper-stall-watchdog", daemon=True)
         self.queues = sorted(set(queues))
-        self.clock_of = StallClock(after)
+        self.stall_clock = StallClock(after)
         self.period = check_period(after)
         self._waiting = waiting
         self._received = received
         self._holding = holding
         self._stop_worker = stop_worker
         self._clock = clock
-        self._stopped = threading.Event()
 
     def check(self) -> list[str]:
         """One look; the stalled queues (the worker is stopped when there are any)."""
@@ -136,21 +135,19 @@ class StallWatchdog(threading.Thread):
         received = dict(self._received())
         holding = self._holding()
         waiting = self._waiting(self.queues)
-        stalled = self.clock_of.observe(self._clock(), waiting, received, holding)
+        stalled = self.stall_clock.observe(self._clock(), waiting, received, holding)
         if stalled:
             self._stop_worker(stalled, waiting or {})
         return stalled
 
     def run(self) -> None:
-        while not self._stopped.wait(self.period):
+        while True:
+            time.sleep(self.period)
             try:
                 if self.check():
                     return
             except Exception:  # the watchdog must never take the worker down by mistake
                 log.exception("the stall watchdog's check failed; it keeps watching")
-
-    def stop(self) -> None:
-        self._stopped.set()
 
 
 def check_period(after: float) -> float:
