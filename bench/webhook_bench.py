@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import gc
 import math
 import os
@@ -55,7 +54,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-import yaml
 from drip_bench import database, fake_twilio, group_cpu_seconds
 from twilio.request_validator import RequestValidator
 
@@ -63,6 +61,7 @@ from dripper import create_app
 from dripper.extensions import db
 from dripper.models import Direction, Message
 from dripper_testkit.builders import all_day_course, bulk_due
+from dripper_testkit.compose import compose_services, compose_web_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,17 +78,6 @@ FREE_TEXT = [
     "Did it twice today, easier the second time",
     "I forgot yesterday, sorry",
 ]
-
-
-@functools.cache
-def compose_services() -> dict[str, Any]:
-    """docker-compose.yml's services, read once."""
-    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"])
-
-
-def compose_web_command() -> list[str]:
-    """docker-compose.yml's web command, bound to 127.0.0.1 on a free port instead."""
-    return list(compose_services()["web"]["command"])
 
 
 def worker_niceness() -> int:

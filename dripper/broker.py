@@ -8,12 +8,13 @@ between threads, so the channel keeps one, and makes a new one only when its poo
 replaced (kombu drops the pools after a connection error).
 
 Used for ``redis://`` broker URLs (``jobs.celery_init_app``); every other URL keeps
-kombu's own transport. ``queue_length`` counts a queue's waiting tasks (``/metrics`` and
-the worker's stall watchdog, ``dripper.stall``).
+kombu's own transport. ``queue_lengths`` counts the tasks waiting in queues (``/metrics``
+and the worker's stall watchdog, ``dripper.stall``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
@@ -40,10 +41,13 @@ class Transport(kombu_redis.Transport):  # type: ignore[misc]
     Channel = Channel
 
 
-def queue_length(channel: Any, queue: str) -> int:
-    """How many messages wait in ``queue``, over all its priority lists.
+def queue_lengths(connection: Any, queues: Iterable[str]) -> dict[str, int]:
+    """How many messages wait in each of ``queues``, over all its priority lists, read
+    over ``connection`` (connected first, one try: raises when the broker does not answer).
 
     kombu's Redis channel counts them itself (``_size``); its passive ``queue_declare``
     would be the public way, but it misses queues under a ``global_keyprefix``.
     """
-    return int(channel._size(queue))
+    connection.ensure_connection(max_retries=1)
+    channel = connection.default_channel
+    return {queue: int(channel._size(queue)) for queue in queues}

@@ -104,7 +104,7 @@ def _stall_watchdog(sender: Any = None, **_: Any) -> None:
     # In the worker's main process, once its consumer is ready (dripper/stall.py).
     conf = getattr(getattr(sender, "app", None), "conf", None)
     if conf is not None:
-        watch_worker(sender, float(conf.get("dripper_stall_after") or 0))
+        watch_worker(sender, conf.get("dripper_stall_after", 0.0))
 
 
 def apply_cpu_policy(policy: str) -> bool:

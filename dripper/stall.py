@@ -35,7 +35,7 @@ from typing import Any
 from celery.signals import task_received
 from celery.worker import state
 
-from dripper.broker import queue_length
+from dripper.broker import queue_lengths
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +164,8 @@ def broker_waiting(celery: Any) -> Callable[[list[str]], dict[str, int] | None]:
     def waiting(queues: list[str]) -> dict[str, int] | None:
         try:
             if not held:
-                connection = celery.connection_for_read()
-                held.append(connection)
-                connection.ensure_connection(max_retries=1)
-            channel = held[0].default_channel
-            return {queue: queue_length(channel, queue) for queue in queues}
+                held.append(celery.connection_for_read())
+            return queue_lengths(held[0], queues)
         except Exception as error:  # noqa: BLE001 - an outage is not a stall
             log.debug("stall watchdog: queue lengths unavailable (%s)", type(error).__name__)
             for connection in held:

@@ -20,7 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from dripper.broker import queue_length
+from dripper.broker import queue_lengths
 from dripper.extensions import limiter
 from dripper.metrics import MULTIPROCESS_DIR
 
@@ -91,11 +91,10 @@ class QueueLengths(Collector):
         )
         try:
             with self.celery.connection_for_read() as connection:
-                connection.ensure_connection(max_retries=1)
-                channel = connection.default_channel
-                for name in self.queue_names():
-                    gauge.add_metric([name], queue_length(channel, name))
+                lengths = queue_lengths(connection, self.queue_names())
         except Exception as error:  # noqa: BLE001 - a broker outage must not break the page
             log.warning("queue lengths unavailable: %s", type(error).__name__)
             return
+        for name, length in lengths.items():
+            gauge.add_metric([name], length)
         yield gauge

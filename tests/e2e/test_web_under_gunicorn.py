@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-import yaml
 from faults_support import RedisServer, free_port
 from flask import Flask
 from inbound_support import AUTH_TOKEN, PUBLIC_URL, inbound_params, sign
@@ -27,17 +26,13 @@ from inbound_support import AUTH_TOKEN, PUBLIC_URL, inbound_params, sign
 from dripper.extensions import db
 from dripper.models import Direction, Message
 from dripper_testkit.builders import new_sid
+from dripper_testkit.compose import compose_web_command
 
 pytestmark = pytest.mark.database("postgresql")  # several processes write at once
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = 60
 BODIES = ["hello", "HELP", "I tried it today and it helped", "not sure this is for me"]
-
-
-def compose_web_command() -> list[str]:
-    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    return list(services["web"]["command"])
 
 
 @pytest.fixture
