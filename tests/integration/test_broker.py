@@ -1,17 +1,25 @@
 """The Redis transport keeps one client per channel: a publish or an acknowledgement does
 not build a new redis-py client (dripper.broker), and a replaced pool gets a new one; the
-stall watchdog reads the queues' lengths through it (dripper.stall)."""
+stall watchdog reads the queues' lengths through it (dripper.stall). A task the webhook
+queues goes out as apply_async's message, and over a new connection after Redis restarted."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import TEST_REDIS_URL
 from faults_support import RedisServer
 from kombu import Connection
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from dripper import create_app
-from dripper.broker import TRANSPORT, Transport
+from dripper.broker import TRANSPORT, Transport, publish
+from dripper.conversation.tasks import handle_inbound
 from dripper.jobs import DEFAULT_QUEUE, REPLY_QUEUE
 from dripper.stall import broker_waiting
 from dripper_testkit.workers import BrokerSpace
@@ -69,5 +77,107 @@ def test_the_stall_watchdog_counts_waiting_tasks_and_reads_nothing_while_redis_i
         server.start()  # empty
         celery.send_task("tests.hold", args=[0], queue=REPLY_QUEUE)
         assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) == {DEFAULT_QUEUE: 0, REPLY_QUEUE: 1}
+    finally:
+        server.stop()
+
+
+#: What a publish raises when Redis does not answer: kombu's error once its retries are
+#: spent, redis-py's when it gives up first.
+BROKER_DOWN = (OperationalError, RedisConnectionError)
+
+
+def _queued(space: BrokerSpace, queue: str) -> list[dict[str, Any]]:
+    """The messages waiting in ``queue``, oldest first, as the Redis transport keeps them."""
+    raw = space.client.lrange(space.prefix + queue, 0, -1)
+    return [json.loads(message) for message in reversed(raw)]
+
+
+def test_a_task_queued_for_a_webhook_is_the_message_apply_async_sends(tmp_path: Path) -> None:
+    """Same task, headers, body and routing as Celery's own; only the ids differ."""
+    server = RedisServer(tmp_path).start()
+    try:
+        space = BrokerSpace(server.url)
+        app = create_app(
+            {"SECRET_KEY": "x", "CELERY": {"broker_url": server.url, **space.celery()}}
+        )
+        with app.app_context():
+            handle_inbound.apply_async(
+                args=(7,), queue=REPLY_QUEUE, argsrepr="(7,)", kwargsrepr="{}"
+            )
+            task_id = publish(handle_inbound, (7,), REPLY_QUEUE)
+        theirs, ours = _queued(space, REPLY_QUEUE)
+        assert ours["headers"]["id"] == task_id
+        assert ours["body"] == theirs["body"]  # the arguments, encoded alike
+        ids = {"id", "root_id"}
+        assert {k: v for k, v in ours["headers"].items() if k not in ids} == {
+            k: v for k, v in theirs["headers"].items() if k not in ids
+        }
+        assert ours["headers"]["task"] == "dripper.conversation.handle"
+        assert ours["headers"]["timelimit"] == [55, 50]
+        assert ours["headers"]["ignore_result"] is True
+        for key in ("content-type", "content-encoding"):
+            assert ours[key] == theirs[key]
+        for key in ("delivery_mode", "priority", "body_encoding", "delivery_info"):
+            assert ours["properties"].get(key) == theirs["properties"].get(key)
+        assert ours["properties"]["delivery_info"] == {"exchange": "", "routing_key": REPLY_QUEUE}
+    finally:
+        server.stop()
+
+
+def test_each_thread_publishes_over_a_producer_of_its_own(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path).start()
+    try:
+        space = BrokerSpace(server.url)
+        app = create_app(
+            {"SECRET_KEY": "x", "CELERY": {"broker_url": server.url, **space.celery()}}
+        )
+        ids: list[str] = []
+
+        def queue_some(first: int) -> None:
+            with app.app_context():
+                ids.extend(
+                    publish(handle_inbound, (n,), REPLY_QUEUE) for n in range(first, first + 50)
+                )
+
+        threads = [threading.Thread(target=queue_some, args=(100 * i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        queued = _queued(space, REPLY_QUEUE)
+        assert len(queued) == 200 and len({m["headers"]["id"] for m in queued}) == 200
+        assert sorted(m["headers"]["argsrepr"] for m in queued) == sorted(
+            f"({100 * i + n},)" for i in range(4) for n in range(50)
+        )
+    finally:
+        server.stop()
+
+
+def test_a_publish_after_redis_restarted_goes_out_over_a_new_connection(tmp_path: Path) -> None:
+    """While Redis is down, publishing raises (the webhook leaves the text to the sweep);
+    once it answers again, the next publish reconnects by itself."""
+    server = RedisServer(tmp_path).start()
+    try:
+        space = BrokerSpace(server.url)
+        retry = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+        app = create_app(
+            {
+                "SECRET_KEY": "x",
+                "CELERY": {
+                    "broker_url": server.url,
+                    "task_publish_retry_policy": retry,
+                    "broker_connection_timeout": 1,
+                    **space.celery(),
+                },
+            }
+        )
+        with app.app_context():
+            publish(handle_inbound, (1,), REPLY_QUEUE)
+            server.stop()
+            with pytest.raises(BROKER_DOWN):
+                publish(handle_inbound, (2,), REPLY_QUEUE)
+            server.start()  # empty
+            publish(handle_inbound, (3,), REPLY_QUEUE)
+        assert [m["headers"]["argsrepr"] for m in _queued(space, REPLY_QUEUE)] == ["(3,)"]
     finally:
         server.stop()

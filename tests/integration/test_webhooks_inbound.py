@@ -233,7 +233,7 @@ def test_a_text_the_broker_could_not_take_waits_for_the_inbound_sweep(
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError("redis is down")
 
-    monkeypatch.setattr(tasks.handle_inbound, "apply_async", broker_down)
+    monkeypatch.setattr(tasks, "publish", broker_down)
     # Stored, so Twilio need not retry: 200, not an error.
     assert post_signed(client, PATH, inbound_params(NUMBER, "JOIN")).status_code == 200
     monkeypatch.undo()
