@@ -157,8 +157,9 @@ def parts(app: Any, count: int) -> None:
     mix's forms (this thread's CPU: PostgreSQL's and Redis's own work is not in it)."""
     from webhook_bench import FREE_TEXT
 
-    from dripper.conversation.tasks import leave_to_worker
+    from dripper.conversation.tasks import handle_inbound, leave_to_worker
     from dripper.conversation.triage import acted_on_at_once
+    from dripper.jobs import REPLY_QUEUE
     from dripper.webhooks.inbound import read_inbound, store_inbound
 
     forms = [inbound_form(n, 7, TO) for n in range(count)]
@@ -175,6 +176,10 @@ def parts(app: Any, count: int) -> None:
             ),
             "the INSERT, in autocommit": lambda n: store_inbound(texts[n]),
             "queueing the task": lambda n: leave_to_worker(10**9 + n),
+            # What queueing cost before dripper.broker.publish, for comparison.
+            "the same by Celery's apply_async": lambda n: handle_inbound.apply_async(
+                args=(10**9 + n,), queue=REPLY_QUEUE, argsrepr=f"({10**9 + n},)", kwargsrepr="{}"
+            ),
         }
         for name, step in steps.items():
             started = time.thread_time()

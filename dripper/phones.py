@@ -12,7 +12,6 @@ Two doors with different strictness:
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
@@ -108,14 +107,6 @@ def inbound_e164(raw: str | None) -> str:
     text = (raw or "").strip()
     if not _E164.match(text):
         raise InvalidPhone("not an E.164 number")
-    return _possible_e164(text)
-
-
-@functools.lru_cache(maxsize=8192)
-def _possible_e164(text: str) -> str:
-    # Remembered per number: a person's replies come from the same one, and parsing it
-    # costs the inbound webhook more than storing the text. A refusal is not remembered
-    # (an exception is never cached), and is as cheap to give again.
     try:
         number = phonenumbers.parse(text, None)
     except NumberParseException as error:
