@@ -69,7 +69,7 @@ def publish(task: Any, args: tuple[Any, ...], queue: str) -> str:
     The message is the one ``task.apply_async(args, queue=queue)`` sends: built by
     Celery's own protocol-2 builder with the task's time limits and ``ignore_result``,
     published on the anonymous exchange straight to the queue. What it leaves out costs
-    about two thirds of ``apply_async``: the router, the merging of options, the producer
+    more than half of ``apply_async``'s CPU (docs/BENCHMARKS.md): the router, the merging of options, the producer
     pool's acquire and release, and a retry wrapper built for every call. Each thread
     keeps its own producer, on a connection of its own (a kombu channel is not shared
     between threads); a forked process opens new ones. When the first try fails, the
@@ -139,7 +139,9 @@ def _producer(app: Any, queue: str) -> Any:
     if queue not in declared:
         # As Celery does on a connection's first publish: the queue and its binding exist
         # before a worker starts, so a worker started later finds the task.
-        producer.maybe_declare(app.amqp.queues[queue], retry=True)
+        # Retried as a publish is: never for longer than the app's policy allows.
+        policy = app.conf.task_publish_retry_policy
+        producer.maybe_declare(app.amqp.queues[queue], retry=True, **policy)
         declared.add(queue)
     return producer
 

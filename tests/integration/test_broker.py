@@ -181,3 +181,37 @@ def test_a_publish_after_redis_restarted_goes_out_over_a_new_connection(tmp_path
         assert [m["headers"]["argsrepr"] for m in _queued(space, REPLY_QUEUE)] == ["(3,)"]
     finally:
         server.stop()
+
+
+def test_a_thread_that_never_published_gives_up_on_a_stopped_redis(tmp_path: Path) -> None:
+    """Its first publish connects and declares the queue first: that gives up too, so the
+    webhook answers and the inbound sweep takes the text."""
+    server = RedisServer(tmp_path).start()
+    space = BrokerSpace(server.url)
+    server.stop()
+    retry = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "CELERY": {
+                "broker_url": server.url,
+                "task_publish_retry_policy": retry,
+                **space.celery(),
+            },
+        }
+    )
+    outcome: list[object] = []
+
+    def first_publish() -> None:
+        with app.app_context():
+            try:
+                publish(handle_inbound, (1,), REPLY_QUEUE)
+                outcome.append("published")
+            except BROKER_DOWN as error:
+                outcome.append(error)
+
+    thread = threading.Thread(target=first_publish, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the publish was still retrying after 20 s"
+    assert len(outcome) == 1 and isinstance(outcome[0], BROKER_DOWN)
