@@ -10,8 +10,8 @@ replaced (kombu drops the pools after a connection error).
 Used for ``redis://`` broker URLs (``jobs.celery_init_app``); every other URL keeps
 kombu's own transport. ``queue_lengths`` counts the tasks waiting in queues (``/metrics``
 and the worker's stall watchdog, ``dripper.stall``). ``publish`` queues one task the way
-``apply_async`` would, for a third of its cost, where that cost is paid per request (the
-inbound webhook).
+``apply_async`` would, for about two fifths of its CPU, where that cost is paid per request
+(the inbound webhook).
 """
 
 from __future__ import annotations
@@ -69,13 +69,14 @@ def publish(task: Any, args: tuple[Any, ...], queue: str) -> str:
     The message is the one ``task.apply_async(args, queue=queue)`` sends: built by
     Celery's own protocol-2 builder with the task's time limits and ``ignore_result``,
     published on the anonymous exchange straight to the queue. What it leaves out costs
-    more than half of ``apply_async``'s CPU (docs/BENCHMARKS.md): the router, the merging of options, the producer
-    pool's acquire and release, and a retry wrapper built for every call. Each thread
-    keeps its own producer, on a connection of its own (a kombu channel is not shared
-    between threads); a forked process opens new ones. When the first try fails, the
-    producer is dropped and the message published over a new connection with the app's
-    ``task_publish_retry_policy``, as ``apply_async`` would have retried it. The publish
-    signals are not sent: nothing in this project listens to them.
+    more than half of ``apply_async``'s CPU (docs/BENCHMARKS.md): the router, the merging
+    of options, the producer pool's acquire and release, and a retry wrapper built for
+    every call. Each thread keeps its own producer, on a connection of its own (a kombu
+    channel is not shared between threads); a forked process opens new ones. When the
+    first try fails, the producer is dropped and the message published over a new
+    connection with the app's ``task_publish_retry_policy``, as ``apply_async`` would
+    have retried it. The publish signals are not sent: nothing in this project listens
+    to them.
     """
     task = task._get_current_object() if hasattr(task, "_get_current_object") else task
     app = task.app
