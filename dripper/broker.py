@@ -72,11 +72,11 @@ def publish(task: Any, args: tuple[Any, ...], queue: str) -> str:
     more than half of ``apply_async``'s CPU (docs/BENCHMARKS.md): the router, the merging
     of options, the producer pool's acquire and release, and a retry wrapper built for
     every call. Each thread keeps its own producer, on a connection of its own (a kombu
-    channel is not shared between threads); a forked process opens new ones. When the
-    first try fails, the producer is dropped and the message published over a new
-    connection with the app's ``task_publish_retry_policy``, as ``apply_async`` would
-    have retried it. The publish signals are not sent: nothing in this project listens
-    to them.
+    channel is not shared between threads); a forked process opens new ones. When that
+    one try fails (Redis restarted or down), the producer is dropped and the task is
+    queued by ``apply_async`` itself, with the app's ``task_publish_retry_policy``: a
+    failure takes one round of retries, as it always did. The publish signals are not
+    sent on the fast path: nothing in this project listens to them.
     """
     task = task._get_current_object() if hasattr(task, "_get_current_object") else task
     app = task.app
@@ -98,17 +98,13 @@ def publish(task: Any, args: tuple[Any, ...], queue: str) -> str:
         "headers": message.headers,
         **message.properties,
     }
-    producer = _producer(app, queue)
     try:
-        producer.publish(message.body, retry=False, **options)
-    except Exception:  # tried again below, and raised from there
-        _drop_producer(app)
-        if not conf.task_publish_retry:
-            raise
         producer = _producer(app, queue)
-        producer.publish(
-            message.body, retry=True, retry_policy=conf.task_publish_retry_policy, **options
-        )
+        producer.publish(message.body, retry=False, **options)
+    except Exception:  # noqa: BLE001 - Celery's own path below retries, and raises
+        _drop_producer(app)
+        fallback = task.apply_async(args=args, queue=queue, argsrepr=repr(args), kwargsrepr="{}")
+        return str(fallback.id)
     return str(task_id)
 
 
@@ -140,9 +136,8 @@ def _producer(app: Any, queue: str) -> Any:
     if queue not in declared:
         # As Celery does on a connection's first publish: the queue and its binding exist
         # before a worker starts, so a worker started later finds the task.
-        # Retried as a publish is: never for longer than the app's policy allows.
-        policy = app.conf.task_publish_retry_policy
-        producer.maybe_declare(app.amqp.queues[queue], retry=True, **policy)
+        # Not retried here: a failure falls back to apply_async, which retries.
+        producer.maybe_declare(app.amqp.queues[queue])
         declared.add(queue)
     return producer
 

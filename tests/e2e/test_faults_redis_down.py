@@ -145,6 +145,9 @@ def test_redis_down_during_dispatch_and_inbound_loses_nothing_and_dispatch_resum
                     len({m.to for m in twilio_server.messages} - set(TEXTERS)) >= TOTAL
                     and unfinished_outbound() == 0
                     and unhandled_inbound() == 0
+                    # A lesson whose claim was taken while Redis was down goes out only
+                    # after DRIP_CLAIM_TIMEOUT: wait for it rather than call it lost.
+                    and nothing_lost(twilio_server)
                 ),
                 180,
                 "the dispatch or the replies did not catch up",
@@ -161,6 +164,15 @@ def test_redis_down_during_dispatch_and_inbound_loses_nothing_and_dispatch_resum
     assert len(set(expected) - set(TEXTERS)) == TOTAL  # (MORE sends a texter a lesson too)
     expected.update(expected_outbound(TEXTERS))
     reconcile(twilio_server, expected, sandbox_offset=sandbox_offset()).check()
+
+
+def nothing_lost(twilio_server: FakeTwilio) -> bool:
+    """Whether every message the database holds for anyone has reached the fake (the
+    final check also looks for doubles, quiet hours and extras)."""
+    expected = expected_lessons()
+    expected.update(expected_outbound(TEXTERS))
+    problems = reconcile(twilio_server, expected, sandbox_offset=sandbox_offset()).problems
+    return not any(problem.startswith("lost:") for problem in problems)
 
 
 def unhandled_inbound() -> int:

@@ -74,7 +74,9 @@ def web(app_config: dict[str, Any], app: Flask, tmp_path: Path) -> Iterator[str]
             try:
                 if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening while its worker still loads the
+                # reply model (post_worker_init): ask again until the deadline.
                 pass
             time.sleep(0.2)
         yield base
