@@ -68,8 +68,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_URL = "https://dripper.bench"
 SUBSCRIBERS = 3000
 P99_TARGET_MS = 50.0
-#: Sustainable-rate searches at most (each app's steps take two-digit tags of their own).
+#: Sustainable-rate searches at most, and steps in each: each search's steps take two-digit
+#: tags of their own for their JOIN numbers (10 to 89; the steady runs take 0 to 9).
 MAX_SEARCHES = 4
+MAX_STEPS = 20
+#: About one step in eight apart from 200/s up: a step of 50% (200 to 300/s) left each
+#: rate up to a third below the truth, so that a round's ratio moved by as much as a step.
+STEPS = [100, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 1200, 1400, 1600]
 FREE_TEXT = [
     "I tried it this morning and it felt calmer",
     "not sure this works for me",
@@ -522,7 +527,7 @@ def main() -> None:
         "--steps",
         type=float,
         nargs="+",
-        default=[100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600],
+        default=STEPS,
     )
     parser.add_argument("--step-seconds", type=float, default=15.0)
     parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
@@ -536,9 +541,9 @@ def main() -> None:
     )
     parser.add_argument("--skip-ratio", action="store_true", help="no sustainable-rate search")
     args = parser.parse_args()
-    if len(args.steps) > 10 or args.repeat > 10:
+    if len(args.steps) > MAX_STEPS or args.repeat > 10:
         # Each run and each search's steps take two-digit tags of their own.
-        parser.error("at most 10 --steps and 10 --repeat")
+        parser.error(f"at most {MAX_STEPS} --steps and 10 --repeat")
     if not args.pg:
         print("(no TEST_DATABASE_URL or --pg: the webhook bench runs on PostgreSQL only; skipped)")
         return
@@ -687,7 +692,7 @@ def search_ratio(
         lines.append(f"  dripper   {wait_quiet(split.worker_group)}")
         since = reconcile(url, 0, 0)["last"]
         # Tags keep each step's JOIN numbers new (two digits of the number: under 100).
-        tag = 10 + 10 * round_
+        tag = 10 + MAX_STEPS * round_
         dripper_rate, steps = sustainable(
             port, args.steps, args.step_seconds, token, to, tag, split, url
         )
@@ -696,8 +701,9 @@ def search_ratio(
         # The replies to the texts are sent by tasks of their own: done before the minimal
         # app's search, so their sends load nothing of it.
         lines.append(f"  dripper   {wait_quiet(split.worker_group)}")
+        # The minimal app keeps no subscribers: the round's numbers are new to it too.
         minimal_rate, steps = sustainable(
-            minimal_port, args.steps, args.step_seconds, token, to, tag + 40, minimal_split
+            minimal_port, args.steps, args.step_seconds, token, to, tag, minimal_split
         )
         lines += [f"  minimal   {line}" for line in steps]
         ratio = dripper_rate / minimal_rate if minimal_rate else 0.0
