@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery.utils import uuid
@@ -89,18 +90,24 @@ def publish(task: Any, args: tuple[Any, ...], queue: str) -> str:
         {},
         argsrepr=repr(args),
         kwargsrepr="{}",
-        **_task_options(task),
+        # What apply_async takes from the task itself into its message.
+        time_limit=task.time_limit,
+        soft_time_limit=task.soft_time_limit,
+        ignore_result=bool(task.ignore_result),
     )
-    options = {
-        "exchange": "",
-        "routing_key": queue,
-        **_publish_options(conf),
-        "headers": message.headers,
-        **message.properties,
-    }
     try:
         producer = _producer(app, queue)
-        producer.publish(message.body, retry=False, **options)
+        producer.publish(
+            message.body,
+            retry=False,
+            exchange="",
+            routing_key=queue,
+            serializer=conf.task_serializer,
+            compression=conf.task_compression,
+            delivery_mode=conf.task_default_delivery_mode,
+            headers=message.headers,
+            **message.properties,
+        )
     except Exception:  # noqa: BLE001 - Celery's own path below retries, and raises
         _drop_producer(app)
         fallback = task.apply_async(args=args, queue=queue, argsrepr=repr(args), kwargsrepr="{}")
@@ -108,51 +115,44 @@ def publish(task: Any, args: tuple[Any, ...], queue: str) -> str:
     return str(task_id)
 
 
-def _task_options(task: Any) -> dict[str, Any]:
-    """What ``apply_async`` takes from the task itself into its message."""
-    return {
-        "time_limit": task.time_limit,
-        "soft_time_limit": task.soft_time_limit,
-        "ignore_result": bool(task.ignore_result),
-    }
+@dataclass
+class _ThreadProducer:
+    """A thread's producer for one app, in the process that opened its connection."""
 
-
-def _publish_options(conf: Any) -> dict[str, Any]:
-    return {
-        "serializer": conf.task_serializer,
-        "compression": conf.task_compression,
-        "delivery_mode": conf.task_default_delivery_mode,
-    }
+    app: Any
+    pid: int
+    producer: Any
+    declared: set[str] = field(default_factory=set)
 
 
 def _producer(app: Any, queue: str) -> Any:
     """This thread's producer for ``app``, its queue ``queue`` declared once."""
     cache = _producer_cache()
     entry = cache.get(id(app))
-    if entry is None or entry[0] is not app or entry[1] != os.getpid():
-        producer = Producer(app.connection_for_write())
-        entry = cache[id(app)] = (app, os.getpid(), producer, set())
-    producer, declared = entry[2], entry[3]
-    if queue not in declared:
+    if entry is None or entry.app is not app or entry.pid != os.getpid():
+        entry = cache[id(app)] = _ThreadProducer(
+            app, os.getpid(), Producer(app.connection_for_write())
+        )
+    if queue not in entry.declared:
         # As Celery does on a connection's first publish: the queue and its binding exist
         # before a worker starts, so a worker started later finds the task.
         # Not retried here: a failure falls back to apply_async, which retries.
-        producer.maybe_declare(app.amqp.queues[queue])
-        declared.add(queue)
-    return producer
+        entry.producer.maybe_declare(app.amqp.queues[queue])
+        entry.declared.add(queue)
+    return entry.producer
 
 
 def _drop_producer(app: Any) -> None:
     entry = _producer_cache().pop(id(app), None)
-    if entry is not None and entry[1] == os.getpid():
+    if entry is not None and entry.pid == os.getpid():
         try:
-            entry[2].connection.release()
+            entry.producer.connection.release()
         except Exception:  # noqa: BLE001 - a broken connection closes as it can
             pass
 
 
-def _producer_cache() -> dict[int, tuple[Any, int, Any, set[str]]]:
-    cache: dict[int, tuple[Any, int, Any, set[str]]] | None = getattr(_producers, "cache", None)
+def _producer_cache() -> dict[int, _ThreadProducer]:
+    cache: dict[int, _ThreadProducer] | None = getattr(_producers, "cache", None)
     if cache is None:
         cache = _producers.cache = {}
     return cache

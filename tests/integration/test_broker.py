@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import TEST_REDIS_URL
 from faults_support import RedisServer
+from flask import Flask
 from kombu import Connection
 from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -56,29 +59,49 @@ def test_one_client_serves_every_command_until_the_pool_is_replaced() -> None:
         assert channel._create_client(asynchronous=True) is not fresh
 
 
+@dataclass
+class LocalBroker:
+    """A Redis of the test's own (stopped and started by the test) and its key space."""
+
+    server: RedisServer
+    space: BrokerSpace
+
+    def app(self, **celery: Any) -> Flask:
+        """An app whose Celery publishes to this Redis, with ``celery`` settings added."""
+        settings = {"broker_url": self.server.url, **celery, **self.space.celery()}
+        return create_app({"SECRET_KEY": "x", "CELERY": settings})
+
+    def queued(self, queue: str) -> list[dict[str, Any]]:
+        """The messages waiting in ``queue``, oldest first, as the Redis transport keeps them."""
+        raw = self.space.client.lrange(self.space.prefix + queue, 0, -1)
+        return [json.loads(message) for message in reversed(raw)]
+
+
+@pytest.fixture
+def local_broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    server = RedisServer(tmp_path).start()
+    try:
+        yield LocalBroker(server, BrokerSpace(server.url))
+    finally:
+        server.stop()
+
+
 def test_the_stall_watchdog_counts_waiting_tasks_and_reads_nothing_while_redis_is_down(
-    tmp_path: Path,
+    local_broker: LocalBroker,
 ) -> None:
     """The watchdog's own connection: a count per queue, None (an outage, not a stall)
     while Redis is down, and counts again once a fresh Redis answers."""
-    server = RedisServer(tmp_path).start()
-    try:
-        space = BrokerSpace(server.url)
-        app = create_app(
-            {"SECRET_KEY": "x", "CELERY": {"broker_url": server.url, **space.celery()}}
-        )
-        celery = app.extensions["celery"]
-        waiting = broker_waiting(celery)
-        for _ in range(3):
-            celery.send_task("tests.hold", args=[0], queue=DEFAULT_QUEUE)
-        assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) == {DEFAULT_QUEUE: 3, REPLY_QUEUE: 0}
-        server.stop()
-        assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) is None
-        server.start()  # empty
-        celery.send_task("tests.hold", args=[0], queue=REPLY_QUEUE)
-        assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) == {DEFAULT_QUEUE: 0, REPLY_QUEUE: 1}
-    finally:
-        server.stop()
+    server = local_broker.server
+    celery = local_broker.app().extensions["celery"]
+    waiting = broker_waiting(celery)
+    for _ in range(3):
+        celery.send_task("tests.hold", args=[0], queue=DEFAULT_QUEUE)
+    assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) == {DEFAULT_QUEUE: 3, REPLY_QUEUE: 0}
+    server.stop()
+    assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) is None
+    server.start()  # empty
+    celery.send_task("tests.hold", args=[0], queue=REPLY_QUEUE)
+    assert waiting([DEFAULT_QUEUE, REPLY_QUEUE]) == {DEFAULT_QUEUE: 0, REPLY_QUEUE: 1}
 
 
 #: What a publish raises when Redis does not answer: kombu's error once its retries are
@@ -86,120 +109,76 @@ def test_the_stall_watchdog_counts_waiting_tasks_and_reads_nothing_while_redis_i
 BROKER_DOWN = (OperationalError, RedisConnectionError)
 
 
-def _queued(space: BrokerSpace, queue: str) -> list[dict[str, Any]]:
-    """The messages waiting in ``queue``, oldest first, as the Redis transport keeps them."""
-    raw = space.client.lrange(space.prefix + queue, 0, -1)
-    return [json.loads(message) for message in reversed(raw)]
-
-
-def test_a_task_queued_for_a_webhook_is_the_message_apply_async_sends(tmp_path: Path) -> None:
+def test_a_task_queued_for_a_webhook_is_the_message_apply_async_sends(
+    local_broker: LocalBroker,
+) -> None:
     """Same task, headers, body and routing as Celery's own; only the ids differ."""
-    server = RedisServer(tmp_path).start()
-    try:
-        space = BrokerSpace(server.url)
-        app = create_app(
-            {"SECRET_KEY": "x", "CELERY": {"broker_url": server.url, **space.celery()}}
-        )
+    with local_broker.app().app_context():
+        handle_inbound.apply_async(args=(7,), queue=REPLY_QUEUE, argsrepr="(7,)", kwargsrepr="{}")
+        task_id = publish(handle_inbound, (7,), REPLY_QUEUE)
+    theirs, ours = local_broker.queued(REPLY_QUEUE)
+    assert ours["headers"]["id"] == task_id
+    assert ours["body"] == theirs["body"]  # the arguments, encoded alike
+    ids = {"id", "root_id"}
+    assert {k: v for k, v in ours["headers"].items() if k not in ids} == {
+        k: v for k, v in theirs["headers"].items() if k not in ids
+    }
+    assert ours["headers"]["task"] == "dripper.conversation.handle"
+    assert ours["headers"]["timelimit"] == [55, 50]
+    assert ours["headers"]["ignore_result"] is True
+    for key in ("content-type", "content-encoding"):
+        assert ours[key] == theirs[key]
+    for key in ("delivery_mode", "priority", "body_encoding", "delivery_info"):
+        assert ours["properties"].get(key) == theirs["properties"].get(key)
+    assert ours["properties"]["delivery_info"] == {"exchange": "", "routing_key": REPLY_QUEUE}
+
+
+def test_each_thread_publishes_over_a_producer_of_its_own(local_broker: LocalBroker) -> None:
+    app = local_broker.app()
+    ids: list[str] = []
+
+    def queue_some(first: int) -> None:
         with app.app_context():
-            handle_inbound.apply_async(
-                args=(7,), queue=REPLY_QUEUE, argsrepr="(7,)", kwargsrepr="{}"
-            )
-            task_id = publish(handle_inbound, (7,), REPLY_QUEUE)
-        theirs, ours = _queued(space, REPLY_QUEUE)
-        assert ours["headers"]["id"] == task_id
-        assert ours["body"] == theirs["body"]  # the arguments, encoded alike
-        ids = {"id", "root_id"}
-        assert {k: v for k, v in ours["headers"].items() if k not in ids} == {
-            k: v for k, v in theirs["headers"].items() if k not in ids
-        }
-        assert ours["headers"]["task"] == "dripper.conversation.handle"
-        assert ours["headers"]["timelimit"] == [55, 50]
-        assert ours["headers"]["ignore_result"] is True
-        for key in ("content-type", "content-encoding"):
-            assert ours[key] == theirs[key]
-        for key in ("delivery_mode", "priority", "body_encoding", "delivery_info"):
-            assert ours["properties"].get(key) == theirs["properties"].get(key)
-        assert ours["properties"]["delivery_info"] == {"exchange": "", "routing_key": REPLY_QUEUE}
-    finally:
-        server.stop()
+            ids.extend(publish(handle_inbound, (n,), REPLY_QUEUE) for n in range(first, first + 50))
+
+    threads = [threading.Thread(target=queue_some, args=(100 * i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queued = local_broker.queued(REPLY_QUEUE)
+    assert len(queued) == 200 and len({m["headers"]["id"] for m in queued}) == 200
+    assert sorted(m["headers"]["argsrepr"] for m in queued) == sorted(
+        f"({100 * i + n},)" for i in range(4) for n in range(50)
+    )
 
 
-def test_each_thread_publishes_over_a_producer_of_its_own(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path).start()
-    try:
-        space = BrokerSpace(server.url)
-        app = create_app(
-            {"SECRET_KEY": "x", "CELERY": {"broker_url": server.url, **space.celery()}}
-        )
-        ids: list[str] = []
-
-        def queue_some(first: int) -> None:
-            with app.app_context():
-                ids.extend(
-                    publish(handle_inbound, (n,), REPLY_QUEUE) for n in range(first, first + 50)
-                )
-
-        threads = [threading.Thread(target=queue_some, args=(100 * i,)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        queued = _queued(space, REPLY_QUEUE)
-        assert len(queued) == 200 and len({m["headers"]["id"] for m in queued}) == 200
-        assert sorted(m["headers"]["argsrepr"] for m in queued) == sorted(
-            f"({100 * i + n},)" for i in range(4) for n in range(50)
-        )
-    finally:
-        server.stop()
-
-
-def test_a_publish_after_redis_restarted_goes_out_over_a_new_connection(tmp_path: Path) -> None:
+def test_a_publish_after_redis_restarted_goes_out_over_a_new_connection(
+    local_broker: LocalBroker,
+) -> None:
     """While Redis is down, publishing raises (the webhook leaves the text to the sweep);
     once it answers again, the next publish reconnects by itself."""
-    server = RedisServer(tmp_path).start()
-    try:
-        space = BrokerSpace(server.url)
-        retry = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
-        app = create_app(
-            {
-                "SECRET_KEY": "x",
-                "CELERY": {
-                    "broker_url": server.url,
-                    "task_publish_retry_policy": retry,
-                    "broker_connection_timeout": 1,
-                    **space.celery(),
-                },
-            }
-        )
-        with app.app_context():
-            publish(handle_inbound, (1,), REPLY_QUEUE)
-            server.stop()
-            with pytest.raises(BROKER_DOWN):
-                publish(handle_inbound, (2,), REPLY_QUEUE)
-            server.start()  # empty
-            publish(handle_inbound, (3,), REPLY_QUEUE)
-        assert [m["headers"]["argsrepr"] for m in _queued(space, REPLY_QUEUE)] == ["(3,)"]
-    finally:
+    server = local_broker.server
+    retry = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+    app = local_broker.app(task_publish_retry_policy=retry, broker_connection_timeout=1)
+    with app.app_context():
+        publish(handle_inbound, (1,), REPLY_QUEUE)
         server.stop()
+        with pytest.raises(BROKER_DOWN):
+            publish(handle_inbound, (2,), REPLY_QUEUE)
+        server.start()  # empty
+        publish(handle_inbound, (3,), REPLY_QUEUE)
+    assert [m["headers"]["argsrepr"] for m in local_broker.queued(REPLY_QUEUE)] == ["(3,)"]
 
 
-def test_a_thread_that_never_published_gives_up_on_a_stopped_redis(tmp_path: Path) -> None:
+def test_a_thread_that_never_published_gives_up_on_a_stopped_redis(
+    local_broker: LocalBroker,
+) -> None:
     """Its first publish connects and declares the queue first: that gives up too, so the
     webhook answers and the inbound sweep takes the text."""
-    server = RedisServer(tmp_path).start()
-    space = BrokerSpace(server.url)
-    server.stop()
+    local_broker.server.stop()
     retry = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
-    app = create_app(
-        {
-            "SECRET_KEY": "x",
-            "CELERY": {
-                "broker_url": server.url,
-                "task_publish_retry_policy": retry,
-                **space.celery(),
-            },
-        }
-    )
+    app = local_broker.app(task_publish_retry_policy=retry)
     outcome: list[object] = []
 
     def first_publish() -> None:
