@@ -148,6 +148,8 @@ def test_each_thread_publishes_over_a_producer_of_its_own(local_broker: LocalBro
         thread.join()
     queued = local_broker.queued(REPLY_QUEUE)
     assert len(queued) == 200 and len({m["headers"]["id"] for m in queued}) == 200
+    # Each id publish returned is the id of a message it queued.
+    assert sorted(ids) == sorted(m["headers"]["id"] for m in queued)
     assert sorted(m["headers"]["argsrepr"] for m in queued) == sorted(
         f"({100 * i + n},)" for i in range(4) for n in range(50)
     )
